@@ -1,0 +1,124 @@
+"""The ``harness`` command line.
+
+Every command takes the same global options (target, config file, and the
+settings most often changed on the command line); they are resolved once, in
+:func:`_main`, into a :class:`~harness.config.Settings` stored on the typer
+context, so each command starts from the same layered settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from harness.config import TARGETS, Settings, SettingsError, load_settings
+from harness.targets import TargetError
+
+
+class HarnessError(RuntimeError):
+    """An expected failure: printed as one line naming the problem, exit code 1."""
+
+
+EXPECTED_ERRORS = (HarnessError, SettingsError, TargetError)
+
+
+class _Group(TyperGroup):
+    """Turns expected errors from any command into one red line and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except EXPECTED_ERRORS as exc:
+            _print_error(str(exc))
+            ctx.exit(1)
+
+
+app = typer.Typer(
+    cls=_Group,
+    help="Scones Unlimited harness: run the SageMaker image-classification workflow locally, "
+    "under docker compose, or on AWS, through the same code paths.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+
+def _print_error(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    settings: Settings = ctx.obj
+    return settings
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    target: Annotated[
+        str | None,
+        typer.Option(help=f"Where to run: {' | '.join(TARGETS)} (env HARNESS_TARGET, default local)."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Settings file (default ./harness.toml when present).")
+    ] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region.")] = None,
+    profile: Annotated[str | None, typer.Option(help="AWS profile (target aws).")] = None,
+    bucket: Annotated[str | None, typer.Option(help="S3 bucket for data, models and captures.")] = None,
+    data_prefix: Annotated[str | None, typer.Option(help="Key prefix of the staged data.")] = None,
+    capture_prefix: Annotated[str | None, typer.Option(help="Key prefix of the data capture.")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Confidence threshold of the filter.")] = None,
+    training_instance_type: Annotated[str | None, typer.Option(help="Training instance type.")] = None,
+    inference_instance_type: Annotated[str | None, typer.Option(help="Endpoint instance type.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
+    home: Annotated[Path | None, typer.Option(help="Folder for the harness's state and logs.")] = None,
+) -> None:
+    try:
+        ctx.obj = load_settings(
+            config_file=config,
+            target=target,
+            region=region,
+            profile=profile,
+            bucket=bucket,
+            data_prefix=data_prefix,
+            capture_prefix=capture_prefix,
+            threshold=threshold,
+            training_instance_type=training_instance_type,
+            inference_instance_type=inference_instance_type,
+            epochs=epochs,
+            home=home,
+        )
+    except SettingsError as exc:
+        _print_error(str(exc))
+        raise typer.Exit(code=1) from exc
+
+
+@app.command()
+def config(ctx: typer.Context) -> None:
+    """Print the resolved settings (defaults < harness.toml < HARNESS_* env < flags) as TOML."""
+    settings = settings_of(ctx)
+    for name, value in vars(settings).items():
+        if value is None:
+            continue
+        shown = str(value).lower() if isinstance(value, bool) else value
+        print(f"{name} = {shown!r}" if isinstance(shown, str | Path) else f"{name} = {shown}")
+
+
+# Each command group lives in its own module under harness/commands and registers itself on `app`;
+# importing the package here keeps `harness --help` complete.
+import harness.commands  # noqa: E402,F401
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,315 @@
+"""One Lambda execution environment as a long-lived local Python process running ``awslambdaric``.
+
+The process imports the handler once (the cold start) and then serves invocations one at a time, so
+warm invocations reuse module state as on AWS. This module enforces what the real Lambda service does
+around the runtime: the timeout (the process is killed and the invocation fails with ``Task timed out
+after N.NN seconds``), a runtime that dies mid-invocation, per-invocation logs framed by ``START`` /
+``END`` / ``REPORT`` lines, and a fresh init after any of those failures.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import select
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from local_lambda_executor.runtime_api import Invocation, RuntimeApi
+
+# Variables passed through from the executor's own environment; everything else a handler sees comes
+# from the function's configuration, as on AWS (no leaking of LocalStack's venv or PYTHONPATH).
+PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NO_PROXY")
+INIT_TIMEOUT_S = 30.0
+STOP_WAIT_S = 2.0
+_MAX_KEPT_LOG_CHARS = 256 * 1024
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What an environment needs to know about the function it runs."""
+
+    python: str  # interpreter with awslambdaric and the handler's dependencies
+    handler: str  # "module.function"
+    task_root: Path  # unzipped code
+    env: Mapping[str, str]  # reserved Lambda variables + the function's own
+    timeout_s: float
+    memory_mb: int = 128
+    version: str = "$LATEST"
+    extra_paths: Sequence[Path] = ()  # layer folders, searched after the code
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An invocation's result as Lambda reports it: body, FunctionError or not, and its log text."""
+
+    payload: bytes
+    is_error: bool
+    logs: str
+
+
+class ExecutionProcess:
+    """A restartable runtime process plus the Runtime API it talks to."""
+
+    def __init__(self, spec: FunctionSpec) -> None:
+        self.spec = spec
+        self._lock = threading.Lock()  # one invocation at a time, as in a real execution environment
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._api: RuntimeApi | None = None
+        self._output = _Output()
+        self._init_ms: float | None = None
+        self._stopped = False
+
+    # Lifecycle
+    def start(self) -> None:
+        """Cold start: spawn the runtime and wait until it has imported the handler (or failed to)."""
+        with self._lock:
+            self._spawn()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            self._kill()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def all_logs(self) -> str:
+        return self._output.history()
+
+    # Invocation
+    def invoke(self, invocation: Invocation) -> Outcome:
+        with self._lock:
+            if self._stopped:
+                raise RuntimeError("execution environment was stopped")
+            if not self._alive():
+                self._spawn()
+            return self._invoke(invocation)
+
+    def _invoke(self, invocation: Invocation) -> Outcome:
+        assert self._api is not None and self._proc is not None
+        request_id = invocation.request_id
+        init_logs = self._output.take()
+        init_ms, self._init_ms = self._init_ms, None
+        if self._api.init_error is not None or not self._alive():
+            payload = self._api.init_error or _exit_error(request_id, self._proc.poll())
+            self._kill()
+            logs = init_logs + _frame(request_id, self.spec, "", 0.0, init_ms, status="error")
+            return Outcome(payload=payload, is_error=True, logs=logs)
+
+        started = time.perf_counter()
+        future = self._api.submit(invocation)
+        deadline = started + self.spec.timeout_s
+        result = None
+        while result is None:
+            try:
+                result = future.result(timeout=max(0.0, min(0.05, deadline - time.perf_counter())))
+            except FutureTimeout:
+                if not self._alive():
+                    duration = (time.perf_counter() - started) * 1000
+                    code = self._proc.poll()
+                    self._kill()
+                    body = self._output.take()
+                    logs = init_logs + _frame(request_id, self.spec, body, duration, init_ms, status="error")
+                    return Outcome(payload=_exit_error(request_id, code), is_error=True, logs=logs)
+                if time.perf_counter() >= deadline:
+                    return self._timed_out(request_id, init_logs, init_ms)
+        duration = (time.perf_counter() - started) * 1000
+        body = self._output.take()
+        logs = init_logs + _frame(request_id, self.spec, body, duration, init_ms, max_memory=self._max_memory())
+        return Outcome(payload=result.payload, is_error=result.is_error, logs=logs)
+
+    def _timed_out(self, request_id: str, init_logs: str, init_ms: float | None) -> Outcome:
+        """Kill the runtime, as Lambda does; the next invocation gets a fresh init."""
+        self._kill()
+        message = f"Task timed out after {self.spec.timeout_s:.2f} seconds"
+        body = self._output.take() + f"{_timestamp()} {request_id} {message}\n"
+        logs = init_logs + _frame(
+            request_id, self.spec, body, self.spec.timeout_s * 1000, init_ms, status="timeout"
+        )
+        payload = {"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {request_id} Error: {message}"}
+        return Outcome(payload=json.dumps(payload).encode(), is_error=True, logs=logs)
+
+    # Process management
+    def _spawn(self) -> None:
+        self._kill()
+        spec = self.spec
+        self._api = RuntimeApi()
+        env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
+        env.update(spec.env)
+        env.update(
+            {
+                "AWS_LAMBDA_RUNTIME_API": self._api.address,
+                "LAMBDA_TASK_ROOT": str(spec.task_root),
+                "PYTHONPATH": os.pathsep.join(str(p) for p in (spec.task_root, *spec.extra_paths)),
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONDONTWRITEBYTECODE": "1",
+            }
+        )
+        started = time.perf_counter()
+        self._proc = subprocess.Popen(
+            [spec.python, "-m", "awslambdaric", spec.handler],
+            cwd=spec.task_root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self._output.attach(self._proc.stdout)
+        deadline = started + INIT_TIMEOUT_S
+        while not self._api.ready.wait(0.01):
+            if self._proc.poll() is not None or time.perf_counter() > deadline:
+                break  # reported by the first invocation, as Lambda reports init failures
+        self._init_ms = (time.perf_counter() - started) * 1000
+
+    def _alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _kill(self) -> None:
+        proc, api = self._proc, self._api
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            try:
+                proc.wait(STOP_WAIT_S)
+            except subprocess.TimeoutExpired:
+                pass
+        if proc is not None:
+            self._output.drain()
+        if api is not None:
+            api.close()
+        self._api = None
+
+    def _max_memory(self) -> int | None:
+        try:
+            import psutil
+        except ImportError:
+            return None
+        try:
+            assert self._proc is not None
+            return math.ceil(psutil.Process(self._proc.pid).memory_info().rss / 2**20)
+        except (psutil.Error, AssertionError):
+            return None
+
+
+class _Output:
+    """Collects a process's combined stdout/stderr so each invocation gets exactly its own lines.
+
+    The runtime writes its output before it posts the result, so once the result has arrived,
+    reading whatever is already in the pipe yields all of that invocation's output: no sleeps.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[str] = []
+        self._history: list[str] = []
+        self._history_chars = 0
+        self._fd: int | None = None
+
+    def attach(self, stream: object) -> None:
+        fd = stream.fileno()  # type: ignore[attr-defined]
+        os.set_blocking(fd, False)
+        with self._lock:
+            self._fd = fd
+        threading.Thread(target=self._pump, args=(fd, stream), name="lambda-output", daemon=True).start()
+
+    def _pump(self, fd: int, stream: object) -> None:
+        try:
+            while True:
+                select.select([fd], [], [], 0.5)
+                with self._lock:
+                    if self._fd != fd:
+                        return
+                    if self._read(fd) is None:
+                        self._fd = None
+                        return
+        except (OSError, ValueError):
+            return
+        finally:
+            stream.close()  # type: ignore[attr-defined]
+
+    def _read(self, fd: int) -> int | None:
+        """Read what is available; ``None`` at end of file. Caller holds the lock."""
+        total = 0
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                return total
+            if not chunk:
+                return None
+            text = chunk.decode("utf-8", errors="replace")
+            self._pending.append(text)
+            self._history.append(text)
+            self._history_chars += len(text)
+            while self._history_chars > _MAX_KEPT_LOG_CHARS and len(self._history) > 1:
+                self._history_chars -= len(self._history.pop(0))
+            total += len(chunk)
+
+    def drain(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                try:
+                    if self._read(self._fd) is None:
+                        self._fd = None
+                except OSError:
+                    self._fd = None
+
+    def take(self) -> str:
+        self.drain()
+        with self._lock:
+            text, self._pending = "".join(self._pending), []
+        return text
+
+    def history(self) -> str:
+        with self._lock:
+            return "".join(self._history)
+
+
+def _exit_error(request_id: str, code: int | None) -> bytes:
+    reason = f"exit status {code}" if code is not None and code >= 0 else f"signal {-(code or 0)}"
+    message = f"RequestId: {request_id} Error: Runtime exited with error: {reason}"
+    return json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
+
+
+def _frame(
+    request_id: str,
+    spec: FunctionSpec,
+    body: str,
+    duration_ms: float,
+    init_ms: float | None,
+    status: str | None = None,
+    max_memory: int | None = None,
+) -> str:
+    """Wrap an invocation's output in the ``START``/``END``/``REPORT`` lines the Lambda service writes."""
+    if body and not body.endswith("\n"):
+        body += "\n"
+    report = [
+        f"REPORT RequestId: {request_id}",
+        f"Duration: {duration_ms:.2f} ms",
+        f"Billed Duration: {math.ceil(duration_ms + (init_ms or 0))} ms",
+        f"Memory Size: {spec.memory_mb} MB",
+        f"Max Memory Used: {max_memory or 0} MB",
+    ]
+    if init_ms is not None:
+        report.append(f"Init Duration: {init_ms:.2f} ms")
+    if status:
+        report.append(f"Status: {status}")
+    return (
+        f"START RequestId: {request_id} Version: {spec.version}\n"
+        f"{body}"
+        f"END RequestId: {request_id}\n"
+        + "\t".join(report)
+        + "\n"
+    )
+
+
+def _timestamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

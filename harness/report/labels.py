@@ -1,0 +1,81 @@
+"""True labels for captured inputs, found by matching image bytes against the staged test set.
+
+The serializer Lambda sends the staged PNG's bytes unchanged (base64 on the wire),
+so the SHA-256 of a captured input equals the SHA-256 of the test image it came
+from. ``test.lst`` gives each test image's class. Nothing is guessed: an input
+that matches no staged test image simply has no known label.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+_FETCH_THREADS = 8
+
+
+@dataclass
+class LabelIndex:
+    """SHA-256 of a staged test image's bytes -> its class index."""
+
+    by_sha256: dict[str, int] = field(default_factory=dict)
+    source: str | None = None  # the test.lst URI the labels came from; None when there was none
+
+    def __len__(self) -> int:
+        return len(self.by_sha256)
+
+    def label_of(self, sha256: str | None) -> int | None:
+        return None if sha256 is None else self.by_sha256.get(sha256)
+
+
+def parse_lst(text: str) -> list[tuple[int, str]]:
+    """Rows of an image list file (``index<TAB>class<TAB>relative path``) as ``(class, path)``."""
+    rows: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) < 3:
+            raise ValueError(f"line {number}: expected index, class and path separated by tabs")
+        try:
+            label = int(float(parts[1]))
+        except ValueError as exc:
+            raise ValueError(f"line {number}: class {parts[1]!r} is not a number") from exc
+        rows.append((label, parts[-1].strip()))
+    return rows
+
+
+def _missing(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound", "NoSuchBucket")
+
+
+def load_label_index(s3: Any, bucket: str, data_prefix: str, lst_name: str = "test.lst") -> LabelIndex:
+    """Hash every image ``test.lst`` names; an unstaged data set gives an empty index, not an error."""
+    lst_key = f"{data_prefix}{lst_name}"
+    try:
+        text = s3.get_object(Bucket=bucket, Key=lst_key)["Body"].read().decode("utf-8")
+    except ClientError as exc:
+        if _missing(exc):
+            return LabelIndex()
+        raise
+    rows = parse_lst(text)
+
+    def digest(row: tuple[int, str]) -> tuple[str, int] | None:
+        label, relative = row
+        try:
+            body = s3.get_object(Bucket=bucket, Key=f"{data_prefix}{relative}")["Body"].read()
+        except ClientError as exc:
+            if _missing(exc):
+                return None  # listed but not staged: that image simply cannot be matched
+            raise
+        return hashlib.sha256(body).hexdigest(), label
+
+    # Small objects, one request each: a few threads hide the per-request latency (boto3 clients are
+    # thread-safe).
+    with ThreadPoolExecutor(max_workers=_FETCH_THREADS) as pool:
+        found = [hit for hit in pool.map(digest, rows) if hit is not None]
+    return LabelIndex(by_sha256=dict(found), source=f"s3://{bucket}/{lst_key}")

@@ -1,0 +1,266 @@
+"""The report's figures as PNG bytes (matplotlib, Agg backend: no display needed).
+
+Every figure has a fixed pixel size (:data:`SIZES`), so the HTML page lays out
+predictably and tests can check what was drawn. Titles say what is shown, for
+which endpoint and over which time span; the threshold is drawn wherever
+confidence is on an axis, and no axis limit ever hides a low-confidence point.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+DPI = 100
+# name -> (width, height) in pixels
+SIZES: dict[str, tuple[int, int]] = {
+    "confidence_histogram": (1000, 500),
+    "confidence_over_time": (1000, 500),
+    "rolling_confidence": (1000, 500),
+    "predicted_classes": (800, 500),
+    "confusion_matrix": (700, 600),
+}
+TITLES = {
+    "confidence_histogram": "Distribution of top confidence",
+    "confidence_over_time": "Top confidence of each inference over time",
+    "rolling_confidence": "Rolling mean of top confidence",
+    "predicted_classes": "Predicted classes",
+    "confusion_matrix": "Confusion matrix (images with a known label)",
+}
+
+PASS_COLOUR = "#2a9d8f"
+FAIL_COLOUR = "#e76f51"
+LINE_COLOUR = "#264653"
+THRESHOLD_COLOUR = "#6c757d"
+
+
+def rolling_window(records: int) -> int:
+    """Inferences averaged per point: enough to smooth noise, small enough to show change."""
+    return max(1, min(25, records // 5))
+
+
+def time_span_text(frame: pd.DataFrame) -> str:
+    """``2025-10-04 08:44:11 - 09:10:02 UTC`` (the date repeats only when it changes)."""
+    first, last = frame["inference_time"].min(), frame["inference_time"].max()
+    start = first.strftime("%Y-%m-%d %H:%M:%S")
+    end = last.strftime("%H:%M:%S" if first.date() == last.date() else "%Y-%m-%d %H:%M:%S")
+    return f"{start} UTC" if first == last else f"{start} - {end} UTC"
+
+
+def _figure(name: str) -> Figure:
+    width, height = SIZES[name]
+    # A bare Figure on an Agg canvas: no pyplot global state, no display, safe to call from any thread.
+    fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _style(ax: Axes) -> None:
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(True, color="#e9ecef", linewidth=0.8)
+    ax.set_axisbelow(True)
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    # No bbox_inches="tight": it would change the pixel size promised in SIZES.
+    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
+    return buffer.getvalue()
+
+
+def _title(ax: Axes, name: str, endpoint: str, frame: pd.DataFrame) -> None:
+    ax.set_title(
+        f"{TITLES[name]}: {len(frame)} inferences on {endpoint}\n{time_span_text(frame)}",
+        loc="left",
+        fontsize=12,
+    )
+
+
+def _times(frame: pd.DataFrame) -> np.ndarray:
+    # Naive UTC datetimes: matplotlib's date axis then labels in UTC, as the titles say.
+    return frame["inference_time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+
+
+def _time_axis(ax: Axes) -> None:
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.set_xlabel("Inference time (UTC)")
+
+
+def _confidence_floor(frame: pd.DataFrame, threshold: float, n_classes: int) -> float:
+    """Lower y limit: below every point, the threshold and the chance level, so nothing is cut off."""
+    lowest = min(float(frame["top_confidence"].min()), threshold, 1.0 / max(n_classes, 1))
+    return max(0.0, lowest - 0.03)
+
+
+def _threshold_line(ax: Axes, threshold: float, *, vertical: bool = False) -> None:
+    style = {
+        "color": THRESHOLD_COLOUR,
+        "linestyle": "--",
+        "linewidth": 1.5,
+        "label": f"threshold {threshold:g}",
+    }
+    if vertical:
+        ax.axvline(threshold, **style)
+    else:
+        ax.axhline(threshold, **style)
+
+
+def confidence_histogram(frame: pd.DataFrame, threshold: float, endpoint: str, n_classes: int) -> bytes:
+    fig = _figure("confidence_histogram")
+    ax = fig.add_subplot()
+    lo = np.floor(_confidence_floor(frame, threshold, n_classes) * 50) / 50
+    bins = np.arange(lo, 1.0 + 1e-9 + 0.02, 0.02)
+    passed = frame["passed"]
+    ax.hist(
+        [frame.loc[~passed, "top_confidence"], frame.loc[passed, "top_confidence"]],
+        bins=bins,
+        stacked=True,
+        color=[FAIL_COLOUR, PASS_COLOUR],
+        edgecolor="white",
+        linewidth=0.6,
+        label=[f"below threshold ({int((~passed).sum())})", f"passed ({int(passed.sum())})"],
+    )
+    _threshold_line(ax, threshold, vertical=True)
+    ax.set_xlim(lo, 1.0 + 0.02)
+    ax.set_xlabel("Top confidence (probability of the predicted class)")
+    ax.set_ylabel("Inferences")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    _style(ax)
+    ax.legend(loc="upper left", frameon=False)
+    _title(ax, "confidence_histogram", endpoint, frame)
+    return _png(fig)
+
+
+def confidence_over_time(frame: pd.DataFrame, threshold: float, endpoint: str, n_classes: int) -> bytes:
+    fig = _figure("confidence_over_time")
+    ax = fig.add_subplot()
+    times = _times(frame)
+    passed = frame["passed"].to_numpy()
+    conf = frame["top_confidence"].to_numpy()
+    ax.scatter(times[passed], conf[passed], s=22, color=PASS_COLOUR, label=f"passed ({int(passed.sum())})")
+    ax.scatter(
+        times[~passed],
+        conf[~passed],
+        s=26,
+        color=FAIL_COLOUR,
+        marker="X",
+        label=f"below threshold ({int((~passed).sum())})",
+    )
+    _threshold_line(ax, threshold)
+    ax.set_ylim(_confidence_floor(frame, threshold, n_classes), 1.02)
+    ax.set_ylabel("Top confidence")
+    _time_axis(ax)
+    _style(ax)
+    ax.legend(loc="lower left", frameon=True, framealpha=0.9)
+    _title(ax, "confidence_over_time", endpoint, frame)
+    return _png(fig)
+
+
+def rolling_confidence(frame: pd.DataFrame, threshold: float, endpoint: str, n_classes: int) -> bytes:
+    fig = _figure("rolling_confidence")
+    ax = fig.add_subplot()
+    window = rolling_window(len(frame))
+    times = _times(frame)
+    conf = frame["top_confidence"]
+    rolling = conf.rolling(window, min_periods=1).mean().to_numpy()
+    ax.scatter(times, conf.to_numpy(), s=10, color="#adb5bd", alpha=0.6, label="single inference")
+    ax.plot(times, rolling, color=LINE_COLOUR, linewidth=2.2, label=f"mean of the last {window} inferences")
+    _threshold_line(ax, threshold)
+    ax.set_ylim(_confidence_floor(frame, threshold, n_classes), 1.02)
+    ax.set_ylabel("Top confidence")
+    _time_axis(ax)
+    _style(ax)
+    ax.legend(loc="lower left", frameon=True, framealpha=0.9)
+    _title(ax, "rolling_confidence", endpoint, frame)
+    return _png(fig)
+
+
+def predicted_classes(frame: pd.DataFrame, endpoint: str, class_names: Sequence[str]) -> bytes:
+    fig = _figure("predicted_classes")
+    ax = fig.add_subplot()
+    positions = np.arange(len(class_names))
+    passed = np.array([int(((frame["predicted_class"] == i) & frame["passed"]).sum()) for i in positions])
+    failed = np.array([int(((frame["predicted_class"] == i) & ~frame["passed"]).sum()) for i in positions])
+    ax.bar(positions, passed, color=PASS_COLOUR, label="passed", width=0.6)
+    ax.bar(positions, failed, bottom=passed, color=FAIL_COLOUR, label="below threshold", width=0.6)
+    for x, total in zip(positions, passed + failed, strict=True):
+        ax.annotate(
+            str(total), (x, total), ha="center", va="bottom", xytext=(0, 3), textcoords="offset points"
+        )
+    ax.set_xticks(positions, list(class_names))
+    ax.set_xlabel("Predicted class")
+    ax.set_ylabel("Inferences")
+    ax.set_ylim(0, max(1, int((passed + failed).max())) * 1.12)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    _style(ax)
+    ax.grid(False, axis="x")
+    ax.legend(loc="upper right", frameon=False)
+    _title(ax, "predicted_classes", endpoint, frame)
+    return _png(fig)
+
+
+def confusion_matrix(
+    counts: Sequence[Sequence[int]], class_names: Sequence[str], frame: pd.DataFrame, endpoint: str
+) -> bytes:
+    fig = _figure("confusion_matrix")
+    ax = fig.add_subplot()
+    matrix = np.asarray(counts, dtype=int)
+    total = int(matrix.sum())
+    accuracy = np.trace(matrix) / total if total else 0.0
+    image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=max(1, int(matrix.max())))
+    for (row, col), value in np.ndenumerate(matrix):
+        dark = value > matrix.max() * 0.6
+        share = f"\n{value / total:.0%}" if total else ""
+        ax.text(
+            col,
+            row,
+            f"{value}{share}",
+            ha="center",
+            va="center",
+            fontsize=13,
+            color="white" if dark else "#212529",
+        )
+    ticks = np.arange(len(class_names))
+    ax.set_xticks(ticks, list(class_names))
+    ax.set_yticks(ticks, list(class_names))
+    ax.set_xlabel("Predicted class")
+    ax.set_ylabel("True class")
+    fig.colorbar(image, ax=ax, label="Inferences", shrink=0.8)
+    known = frame[frame["true_class"].notna()]
+    ax.set_title(
+        f"Confusion matrix: {total} labelled inferences on {endpoint}, accuracy {accuracy:.1%}\n"
+        f"{time_span_text(known if len(known) else frame)}",
+        loc="left",
+        fontsize=12,
+    )
+    return _png(fig)
+
+
+def render_all(
+    frame: pd.DataFrame,
+    *,
+    threshold: float,
+    endpoint: str,
+    class_names: Sequence[str],
+    confusion: Sequence[Sequence[int]] | None,
+) -> dict[str, bytes]:
+    """Every figure that applies, in reading order; the confusion matrix only when labels are known."""
+    n = len(class_names)
+    plots = {
+        "confidence_histogram": confidence_histogram(frame, threshold, endpoint, n),
+        "confidence_over_time": confidence_over_time(frame, threshold, endpoint, n),
+        "rolling_confidence": rolling_confidence(frame, threshold, endpoint, n),
+        "predicted_classes": predicted_classes(frame, endpoint, class_names),
+    }
+    if confusion is not None:
+        plots["confusion_matrix"] = confusion_matrix(confusion, class_names, frame, endpoint)
+    return plots

@@ -1,0 +1,86 @@
+"""The harness CLI as a user meets it: help everywhere, one-line errors, staging from the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from harness.cli import app
+
+runner = CliRunner()
+
+
+def _command_names() -> list[str]:
+    group = typer.main.get_command(app)
+    return sorted(group.commands)  # type: ignore[attr-defined]
+
+
+def test_every_command_has_help() -> None:
+    names = _command_names()
+    assert "stage" in names and "config" in names
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0 and "--target" in result.output
+    for name in names:
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0, (name, result.output)
+        assert "Usage" in result.output
+
+
+def test_config_shows_layered_settings(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "harness.toml").write_text("[harness]\nbucket = 'file-bucket'\nepochs = 7\n")
+    monkeypatch.setenv("HARNESS_EPOCHS", "8")
+    result = runner.invoke(app, ["--threshold", "0.5", "config"])
+    assert result.exit_code == 0, result.output
+    assert "bucket = 'file-bucket'" in result.output
+    assert "epochs = 8" in result.output and "threshold = 0.5" in result.output
+
+
+def test_bad_target_is_one_line_and_exit_1() -> None:
+    result = runner.invoke(app, ["--target", "gcp", "config"])
+    assert result.exit_code == 1
+    assert "target must be one of local, localstack, aws" in result.output
+
+
+def test_stage_out_and_bad_input_via_console_script(small_tarball: Path, tmp_path: Path) -> None:
+    """The installed console script: real process, real exit codes, one-line errors."""
+    exe = Path(sys.executable).with_name("harness")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "harness.cli"]
+    out = tmp_path / "out"
+    ok = subprocess.run(
+        [*cmd, "stage", "--dataset", str(small_tarball), "--out", str(out)], capture_output=True, text=True
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "14 written" in ok.stderr  # 12 PNGs + 2 manifests
+    assert len(list(out.glob("*/*.png"))) == 12 and (out / "train.lst").is_file()
+    again = subprocess.run(
+        [*cmd, "stage", "--dataset", str(small_tarball), "--out", str(out)], capture_output=True, text=True
+    )
+    assert again.returncode == 0 and "already up to date" in again.stderr
+
+    bad = tmp_path / "bad.tar.gz"
+    bad.write_bytes(small_tarball.read_bytes()[:100])
+    failed = subprocess.run(
+        [*cmd, "stage", "--dataset", str(bad), "--out", str(tmp_path / "out2")],
+        capture_output=True,
+        text=True,
+    )
+    assert failed.returncode == 1
+    assert "Traceback" not in failed.stderr
+    assert "not a readable tar.gz archive" in failed.stderr
+    assert not (tmp_path / "out2").exists()
+
+
+@pytest.mark.parametrize("md5", ["0" * 32])
+def test_stage_md5_mismatch_exit_code(small_tarball: Path, tmp_path: Path, md5: str) -> None:
+    result = runner.invoke(
+        app, ["stage", "--dataset", str(small_tarball), "--md5", md5, "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 1
+    assert "md5 mismatch" in result.output
+    assert not (tmp_path / "o").exists()

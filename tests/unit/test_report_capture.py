@@ -118,7 +118,12 @@ def test_truncated_gzip_keeps_what_was_readable_and_counts_one_skip() -> None:
     whole = gzip.compress(lines)
     scan = CaptureScan()
     read_stream(
-        io.BytesIO(whole[: len(whole) // 2]), gzipped=True, endpoint="ep", variant="v", source_key="k", scan=scan
+        io.BytesIO(whole[: len(whole) // 2]),
+        gzipped=True,
+        endpoint="ep",
+        variant="v",
+        source_key="k",
+        scan=scan,
     )
     assert 0 < len(scan.records) < 2000
     assert scan.skipped["damaged gzip data"] == 1

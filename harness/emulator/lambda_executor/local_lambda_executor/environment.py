@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from local_lambda_executor.runtime_api import Invocation, RuntimeApi
+from .runtime_api import Invocation, RuntimeApi
 
 # Variables passed through from the executor's own environment; everything else a handler sees comes
 # from the function's configuration, as on AWS (no leaking of LocalStack's venv or PYTHONPATH).
@@ -294,7 +294,7 @@ def _frame(
     report = [
         f"REPORT RequestId: {request_id}",
         f"Duration: {duration_ms:.2f} ms",
-        f"Billed Duration: {math.ceil(duration_ms + (init_ms or 0))} ms",
+        f"Billed Duration: {max(1, math.ceil(duration_ms))} ms",
         f"Memory Size: {spec.memory_mb} MB",
         f"Max Memory Used: {max_memory or 0} MB",
     ]

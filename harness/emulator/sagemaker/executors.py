@@ -1,0 +1,213 @@
+"""Executors run an image's ``train`` or ``serve`` entrypoint over a host folder laid out as /opt/ml.
+
+* ``process`` (default): the image map names a local command; it runs as a subprocess with
+  ``OPT_ML`` pointing at the folder. No Docker needed.
+* ``docker``: the image itself runs with the folder bind-mounted at ``/opt/ml`` (what the
+  SageMaker Python SDK's local mode does), through the docker SDK. It needs an engine; the unit
+  tests drive it with a fake client.
+
+Both hand back a :class:`Run`: a line iterator for the logs, ``poll``/``wait`` for the exit code,
+``stop`` for a bounded shutdown.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness.emulator.sagemaker import _proc
+from harness.emulator.sagemaker.images import ImageMap
+
+CONTAINER_OPT_ML = "/opt/ml"
+CONTAINER_PORT = 8080
+
+
+class ExecutorError(RuntimeError):
+    """The executor cannot run this image (unmapped image, no engine, ...)."""
+
+
+@dataclass
+class RunSpec:
+    """What to run: ``mode`` is 'train' or 'serve'; ``opt_ml`` is the host folder mounted as /opt/ml."""
+
+    image: str
+    mode: str
+    opt_ml: Path
+    name: str
+    env: dict[str, str] = field(default_factory=dict)
+    port: int | None = None  # serve: the host port on 127.0.0.1
+
+
+class Run(Protocol):
+    pid: int | None
+    started: str | None
+
+    def lines(self) -> Iterator[str]: ...
+    def poll(self) -> int | None: ...
+    def wait(self, timeout: float | None = None) -> int | None: ...
+    def stop(self, grace: float) -> int | None: ...
+
+
+class Executor(Protocol):
+    name: str
+
+    def check(self, image: str, mode: str) -> None: ...
+    def start(self, spec: RunSpec) -> Run: ...
+
+
+class ProcessRun:
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
+        self.pid: int | None = proc.pid
+        self.started = _proc.start_time(proc.pid)
+
+    def lines(self) -> Iterator[str]:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            yield raw.decode("utf-8", "replace").rstrip("\r\n")
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, grace: float) -> int | None:
+        return _proc.stop_popen(self.proc, grace)
+
+
+class ProcessExecutor:
+    """Runs the image map's command for the image as a local subprocess."""
+
+    name = "process"
+
+    def __init__(self, image_map: ImageMap | None = None, base_env: dict[str, str] | None = None):
+        self.image_map = image_map or ImageMap()
+        self.base_env = dict(os.environ if base_env is None else base_env)
+
+    def check(self, image: str, mode: str) -> None:
+        if self.image_map.resolve(image, mode) is None:
+            raise ExecutorError(
+                f"image {image!r} has no local '{mode}' command in the emulator's image map "
+                "(add an entry with --image-map)"
+            )
+
+    def start(self, spec: RunSpec) -> ProcessRun:
+        command = self.image_map.resolve(spec.image, spec.mode)
+        if command is None:
+            self.check(spec.image, spec.mode)
+        assert command is not None
+        env = {**self.base_env, **command.env, **spec.env, "OPT_ML": str(spec.opt_ml), "PYTHONUNBUFFERED": "1"}
+        cwd = command.cwd or os.getcwd()
+        # Let `python -m training.train` import the project from the working directory.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (cwd, env.get("PYTHONPATH", "")) if p)
+        if spec.port is not None:
+            env["SAGEMAKER_BIND_TO_PORT"] = str(spec.port)
+            env["SAGEMAKER_BIND_TO_HOST"] = "127.0.0.1"
+        try:
+            proc = subprocess.Popen(
+                command.argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise ExecutorError(f"cannot start {command.argv[0]!r} for image {spec.image!r}: {exc}") from exc
+        return ProcessRun(proc)
+
+
+class DockerRun:
+    def __init__(self, container: Any):
+        self.container = container
+        self.pid: int | None = None
+        self.started: str | None = None
+
+    def lines(self) -> Iterator[str]:
+        buffer = b""
+        for chunk in self.container.logs(stream=True, follow=True):
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                yield line.decode("utf-8", "replace").rstrip("\r")
+        if buffer:
+            yield buffer.decode("utf-8", "replace")
+
+    def poll(self) -> int | None:
+        self.container.reload()
+        if self.container.status in ("exited", "dead"):
+            return int(self.container.attrs["State"]["ExitCode"])
+        return None
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        try:
+            result = self.container.wait(timeout=timeout)
+        except Exception:  # the docker SDK raises requests' timeout types here
+            return None
+        return int(result["StatusCode"])
+
+    def stop(self, grace: float) -> int | None:
+        try:
+            self.container.stop(timeout=max(1, int(grace)))
+            code = self.wait(timeout=grace + 5)
+        finally:
+            self.container.remove(force=True)
+        return code
+
+
+class DockerExecutor:
+    """Runs the image itself, like SageMaker and the SDK's local mode: ``docker run <image> train|serve``."""
+
+    name = "docker"
+
+    def __init__(self, client: Any = None):
+        if client is None:
+            try:
+                import docker  # noqa: PLC0415 - optional at runtime, only this executor needs it
+
+                client = docker.from_env()
+                client.ping()
+            except Exception as exc:
+                raise ExecutorError(f"the docker executor needs a running Docker engine: {exc}") from exc
+        self.client = client
+
+    def check(self, image: str, mode: str) -> None:
+        if not image:
+            raise ExecutorError("an image URI is required")
+
+    def start(self, spec: RunSpec) -> DockerRun:
+        env = {**spec.env, "OPT_ML": CONTAINER_OPT_ML}
+        kwargs: dict[str, Any] = {
+            "command": [spec.mode],
+            "detach": True,
+            "name": spec.name,
+            "environment": env,
+            "volumes": {str(spec.opt_ml.resolve()): {"bind": CONTAINER_OPT_ML, "mode": "rw"}},
+            "labels": {"harness.emulator": "sagemaker"},
+        }
+        if spec.port is not None:
+            env["SAGEMAKER_BIND_TO_PORT"] = str(CONTAINER_PORT)
+            env["SAGEMAKER_BIND_TO_HOST"] = "0.0.0.0"  # inside the container; published on 127.0.0.1
+            kwargs["ports"] = {f"{CONTAINER_PORT}/tcp": ("127.0.0.1", spec.port)}
+        try:
+            container = self.client.containers.run(spec.image, **kwargs)
+        except Exception as exc:
+            raise ExecutorError(f"docker could not run {spec.image!r}: {exc}") from exc
+        return DockerRun(container)
+
+
+def make_executor(name: str, image_map: ImageMap) -> Executor:
+    if name == "process":
+        return ProcessExecutor(image_map)
+    if name == "docker":
+        return DockerExecutor()
+    raise ExecutorError(f"unknown executor {name!r}: use 'process' or 'docker'")

@@ -48,10 +48,14 @@ class Settings:
     threshold: float = 0.93
     training_instance_type: str = "ml.p2.xlarge"
     inference_instance_type: str = "ml.m5.xlarge"
+    # Training hyperparameters (built-in algorithm names). Unset ones are not sent, so the
+    # algorithm's own defaults apply.
     epochs: int = 30
-    mini_batch_size: int = 64
-    learning_rate: float = 0.1
-    num_layers: int = 20
+    mini_batch_size: int | None = None
+    learning_rate: float | None = None
+    num_layers: int | None = None
+    # The project's training/serving image (ECR URI); unset = the built-in image-classification image.
+    training_image: str | None = None
     endpoint_name: str = "scones-image-classifier"
     execution_role_arn: str | None = None
 

@@ -67,6 +67,11 @@ class Bars:
 
         return update
 
+    @property
+    def console(self) -> Console:
+        """The console the bars draw on; print through it so messages appear above live bars."""
+        return self._progress.console
+
     def note(self, message: str) -> None:
         self._progress.console.print(message, highlight=False)
 

@@ -2,3 +2,5 @@
 
 from harness.commands import stage  # noqa: F401
 from harness.commands import report  # noqa: F401
+from harness.commands import stack  # noqa: F401
+from harness.commands import workflow  # noqa: F401

@@ -27,7 +27,7 @@ h1 { font-size: 1.6rem; margin: 0 0 4px; }
 .card .label { font-size: .8rem; text-transform: uppercase; letter-spacing: .04em; color: #6c757d; }
 .card .value { font-size: 1.5rem; font-weight: 600; margin-top: 2px; }
 .card .note { font-size: .8rem; color: #6c757d; }
-.good { color: #2a9d8f; } .bad { color: #e76f51; }
+.bad { color: #e76f51; }
 .notice { background: #fff3cd; border: 1px solid #ffe69c; border-radius: 8px; padding: 10px 14px;
           margin-bottom: 16px; }
 figure { background: #fff; border: 1px solid #dee2e6; border-radius: 8px; margin: 0 0 18px;
@@ -87,10 +87,9 @@ def render_html(
     generated = generated or datetime.now(UTC)
     f = figures
     threshold = f["threshold"]
-    pass_css = "good" if (f["pass_rate"] or 0) >= 0.5 else "bad"
     cards = [
         _card("Inferences", str(f["records"]), f"from {f['files']} capture file(s)"),
-        _card("Pass rate", _pct(f["pass_rate"]), f"{f['passed']} at confidence ≥ {threshold:g}", pass_css),
+        _card("Pass rate", _pct(f["pass_rate"]), f"{f['passed']} at confidence ≥ {threshold:g}"),
         _card(
             "Accuracy",
             _pct(f["accuracy"]),

@@ -43,14 +43,17 @@ THRESHOLD_COLOUR = "#6c757d"
 
 def rolling_window(records: int) -> int:
     """Inferences averaged per point: enough to smooth noise, small enough to show change."""
-    return max(1, min(25, records // 5))
+    return max(1, min(records, 25, max(3, records // 5)))
 
 
 def time_span_text(frame: pd.DataFrame) -> str:
     """``2025-10-04 08:44:11 - 09:10:02 UTC`` (the date repeats only when it changes)."""
     first, last = frame["inference_time"].min(), frame["inference_time"].max()
-    start = first.strftime("%Y-%m-%d %H:%M:%S")
-    end = last.strftime("%H:%M:%S" if first.date() == last.date() else "%Y-%m-%d %H:%M:%S")
+    # A workflow run's burst can last under a second: then milliseconds tell the ends apart.
+    clock = "%H:%M:%S.%f" if (last - first).total_seconds() < 10 else "%H:%M:%S"
+    trim = (lambda text: text[:-3]) if clock.endswith("%f") else (lambda text: text)
+    start = trim(first.strftime(f"%Y-%m-%d {clock}"))
+    end = trim(last.strftime(clock if first.date() == last.date() else f"%Y-%m-%d {clock}"))
     return f"{start} UTC" if first == last else f"{start} - {end} UTC"
 
 
@@ -75,9 +78,18 @@ def _png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _legend(ax: Axes) -> None:
+    # Outside the axes (constrained layout makes room): a legend inside would hide points.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0.0)
+
+
 def _title(ax: Axes, name: str, endpoint: str, frame: pd.DataFrame) -> None:
     ax.set_title(
-        f"{TITLES[name]}: {len(frame)} inferences on {endpoint}\n{time_span_text(frame)}",
+        f"{TITLES[name]}: {_count(len(frame), 'inference')} on {endpoint}\n{time_span_text(frame)}",
         loc="left",
         fontsize=12,
     )
@@ -88,7 +100,11 @@ def _times(frame: pd.DataFrame) -> np.ndarray:
     return frame["inference_time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
 
 
-def _time_axis(ax: Axes) -> None:
+def _time_axis(ax: Axes, times: np.ndarray) -> None:
+    if len(times) and times.min() == times.max():
+        # One instant: without limits matplotlib spans years around it; show a minute instead.
+        moment = pd.Timestamp(times.min())
+        ax.set_xlim(moment - pd.Timedelta(seconds=30), moment + pd.Timedelta(seconds=30))
     locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
@@ -117,8 +133,12 @@ def _threshold_line(ax: Axes, threshold: float, *, vertical: bool = False) -> No
 def confidence_histogram(frame: pd.DataFrame, threshold: float, endpoint: str, n_classes: int) -> bytes:
     fig = _figure("confidence_histogram")
     ax = fig.add_subplot()
-    lo = np.floor(_confidence_floor(frame, threshold, n_classes) * 50) / 50
-    bins = np.arange(lo, 1.0 + 1e-9 + 0.02, 0.02)
+    # Bins of 0.02 with an edge exactly at the threshold, so every bar is wholly passed or wholly failed.
+    width = 0.02
+    floor = _confidence_floor(frame, threshold, n_classes)
+    below = int(np.ceil((threshold - floor) / width))
+    above = max(1, int(np.ceil((1.0 - threshold) / width - 1e-9)))
+    bins = threshold + width * np.arange(-below, above + 1)  # k = 0 is exactly the threshold
     passed = frame["passed"]
     ax.hist(
         [frame.loc[~passed, "top_confidence"], frame.loc[passed, "top_confidence"]],
@@ -130,12 +150,12 @@ def confidence_histogram(frame: pd.DataFrame, threshold: float, endpoint: str, n
         label=[f"below threshold ({int((~passed).sum())})", f"passed ({int(passed.sum())})"],
     )
     _threshold_line(ax, threshold, vertical=True)
-    ax.set_xlim(lo, 1.0 + 0.02)
+    ax.set_xlim(bins[0] - width / 2, bins[-1] + width / 2)
     ax.set_xlabel("Top confidence (probability of the predicted class)")
     ax.set_ylabel("Inferences")
     ax.yaxis.get_major_locator().set_params(integer=True)
     _style(ax)
-    ax.legend(loc="upper left", frameon=False)
+    _legend(ax)
     _title(ax, "confidence_histogram", endpoint, frame)
     return _png(fig)
 
@@ -158,9 +178,9 @@ def confidence_over_time(frame: pd.DataFrame, threshold: float, endpoint: str, n
     _threshold_line(ax, threshold)
     ax.set_ylim(_confidence_floor(frame, threshold, n_classes), 1.02)
     ax.set_ylabel("Top confidence")
-    _time_axis(ax)
+    _time_axis(ax, times)
     _style(ax)
-    ax.legend(loc="lower left", frameon=True, framealpha=0.9)
+    _legend(ax)
     _title(ax, "confidence_over_time", endpoint, frame)
     return _png(fig)
 
@@ -173,13 +193,19 @@ def rolling_confidence(frame: pd.DataFrame, threshold: float, endpoint: str, n_c
     conf = frame["top_confidence"]
     rolling = conf.rolling(window, min_periods=1).mean().to_numpy()
     ax.scatter(times, conf.to_numpy(), s=10, color="#adb5bd", alpha=0.6, label="single inference")
-    ax.plot(times, rolling, color=LINE_COLOUR, linewidth=2.2, label=f"mean of the last {window} inferences")
+    ax.plot(
+        times,
+        rolling,
+        color=LINE_COLOUR,
+        linewidth=2.2,
+        label=f"mean of the last {_count(window, 'inference')}",
+    )
     _threshold_line(ax, threshold)
     ax.set_ylim(_confidence_floor(frame, threshold, n_classes), 1.02)
     ax.set_ylabel("Top confidence")
-    _time_axis(ax)
+    _time_axis(ax, times)
     _style(ax)
-    ax.legend(loc="lower left", frameon=True, framealpha=0.9)
+    _legend(ax)
     _title(ax, "rolling_confidence", endpoint, frame)
     return _png(fig)
 
@@ -203,7 +229,7 @@ def predicted_classes(frame: pd.DataFrame, endpoint: str, class_names: Sequence[
     ax.yaxis.get_major_locator().set_params(integer=True)
     _style(ax)
     ax.grid(False, axis="x")
-    ax.legend(loc="upper right", frameon=False)
+    _legend(ax)
     _title(ax, "predicted_classes", endpoint, frame)
     return _png(fig)
 
@@ -219,7 +245,7 @@ def confusion_matrix(
     image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=max(1, int(matrix.max())))
     for (row, col), value in np.ndenumerate(matrix):
         dark = value > matrix.max() * 0.6
-        share = f"\n{value / total:.0%}" if total else ""
+        share = f"\n{value / total:.1%}" if total else ""
         ax.text(
             col,
             row,
@@ -237,7 +263,7 @@ def confusion_matrix(
     fig.colorbar(image, ax=ax, label="Inferences", shrink=0.8)
     known = frame[frame["true_class"].notna()]
     ax.set_title(
-        f"Confusion matrix: {total} labelled inferences on {endpoint}, accuracy {accuracy:.1%}\n"
+        f"Confusion matrix: {_count(total, 'labelled inference')} on {endpoint}, accuracy {accuracy:.1%}\n"
         f"{time_span_text(known if len(known) else frame)}",
         loc="left",
         fontsize=12,

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 import boto3
+import pandas as pd
 import pytest
 from moto import mock_aws
 from PIL import Image
@@ -21,7 +22,7 @@ from typer.testing import CliRunner
 
 from harness.cli import app
 from harness.config import Settings
-from harness.report import NoCaptureError, build_report
+from harness.report import NoCaptureError, ReportError, build_report
 from harness.report.plots import SIZES
 from harness.targets import Target
 
@@ -85,9 +86,8 @@ def capture(s3) -> None:
         event(img("bicycle_a"), [0.953125, 0.046875], "2025-10-04T08:44:11Z"),  # true 0, pass, right
         event(img("bicycle_b"), [0.25, 0.75], "2025-10-04T08:44:12.5Z"),  # true 0, fail, wrong
         "{this line is corrupt",
-        event(
-            img("motorcycle_c"), [0.0625, 0.9375], "2025-10-04T08:44:13Z", base64_output=True
-        ),  # pass, right
+        # true 1, pass, right; the output is BASE64-encoded
+        event(img("motorcycle_c"), [0.0625, 0.9375], "2025-10-04T08:44:13Z", base64_output=True),
     ]
     s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/08/44-11-000-aaaa.jsonl", Body="\n".join(plain) + "\n")
     zipped = [
@@ -173,26 +173,12 @@ def test_frame_has_times_labels_and_predictions_in_time_order(aws, settings) -> 
     stage(aws)
     capture(aws)
     frame = build_report(settings, TARGET).frame
-    assert str(frame["inference_time"].dtype) == "datetime64[ns, UTC]" or "UTC" in str(
-        frame["inference_time"].dtype
-    )
+    assert isinstance(frame["inference_time"].dtype, pd.DatetimeTZDtype)
+    assert str(frame["inference_time"].dt.tz) == "UTC"
     assert frame["inference_time"].is_monotonic_increasing
-    assert list(frame["predicted_label"]) == [
-        "bicycle",
-        "motorcycle",
-        "motorcycle",
-        "bicycle",
-        "motorcycle",
-        "bicycle",
-    ]
-    assert list(frame["true_class"].astype("object").where(frame["true_class"].notna(), None)) == [
-        0,
-        0,
-        1,
-        1,
-        None,
-        0,
-    ]
+    predicted = ["bicycle", "motorcycle", "motorcycle", "bicycle", "motorcycle", "bicycle"]
+    assert list(frame["predicted_label"]) == predicted
+    assert [None if pd.isna(v) else int(v) for v in frame["true_class"]] == [0, 0, 1, 1, None, 0]
     assert list(frame["passed"]) == [True, False, True, False, True, True]
     assert set(frame["variant"]) == {"AllTraffic"}
     assert set(frame["endpoint"]) == {ENDPOINT}
@@ -231,9 +217,8 @@ def test_html_report_embeds_every_plot_at_its_size(aws, settings, tmp_path) -> N
     for shown in ("66.7%", "60.0%", "1 h 30 min", "Corrupt lines skipped", "not valid JSON"):
         assert shown in html
     check_figures(json.loads((out / "figures.json").read_text()))
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        [*(f"{n}.png" for n in names), "figures.json", "index.html"]
-    )
+    written = sorted(p.name for p in out.iterdir())  # no temporary files left behind
+    assert written == sorted([*(f"{n}.png" for n in names), "figures.json", "index.html"])
 
 
 def test_without_staged_labels_there_is_no_accuracy_and_no_confusion_matrix(aws, settings, tmp_path) -> None:
@@ -263,9 +248,8 @@ def test_no_capture_is_a_clear_error(aws, settings) -> None:
 
 def test_only_corrupt_lines_is_a_clear_error(aws, settings) -> None:
     aws.put_object(Bucket=BUCKET, Key=f"{PREFIX}/08/x.jsonl", Body=b"{bad\n[1]\n")
-    with pytest.raises(
-        Exception, match=r"1 capture file\(s\) .* but no readable record: 2 line\(s\) skipped"
-    ):
+    expected = r"1 capture file\(s\) .* but no readable record: 2 line\(s\) skipped"
+    with pytest.raises(ReportError, match=expected):
         build_report(settings, TARGET)
 
 

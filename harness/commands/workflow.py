@@ -1,0 +1,98 @@
+"""``harness deploy`` and ``harness run``: the functions and state machine, and the whole workflow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from harness.cli import HarnessError, app, console, settings_of
+from harness.deploy import deploy as deploy_functions
+from harness.progress import progress_bar
+from harness.targets import target_for
+from harness.workflow import RunOptions, WorkflowError, run
+
+# Executions that end with this error are the workflow working as designed (low confidence), not a fault.
+EXPECTED_ERRORS = {"ThresholdConfidenceNotMet"}
+
+
+@app.command()
+def deploy(ctx: typer.Context) -> None:
+    """Create or update the IAM roles, the three Lambda functions and the state machine (idempotent)."""
+    settings = settings_of(ctx)
+    target = target_for(settings)
+    result = deploy_functions(settings, target, log=lambda m: console.print(m, highlight=False))
+    if result.changes:
+        console.print(f"[green]deployed[/] ({len(result.changes)} change(s)): {result.state_machine_arn}")
+    else:
+        console.print(f"[green]up to date[/], nothing changed: {result.state_machine_arn}")
+
+
+def _summary_table(summary: dict[str, Any], phases: dict[str, float]) -> Table:
+    table = Table(title="Scones Unlimited workflow", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("executions", str(summary.get("executions", 0)))
+    table.add_row("succeeded", str(summary.get("succeeded", 0)))
+    for error, count in summary.get("failed_by_error", {}).items():
+        table.add_row(f"failed: {error}", str(count))
+    accuracy = summary.get("accuracy_of_passed")
+    if accuracy is not None:
+        table.add_row("accuracy (passed)", f"{accuracy:.3f}")
+    if summary.get("capture_accuracy") is not None:
+        table.add_row("accuracy (all captured)", f"{summary['capture_accuracy']:.3f}")
+    if "latency_ms_p50" in summary:
+        table.add_row(
+            "execution p50 / p95", f"{summary['latency_ms_p50']:.0f} / {summary['latency_ms_p95']:.0f} ms"
+        )
+    table.add_row("phases", ", ".join(f"{k} {v:.1f}s" for k, v in phases.items()))
+    table.add_row("total", f"{sum(phases.values()):.1f} s")
+    return table
+
+
+@app.command("run")
+def run_command(
+    ctx: typer.Context,
+    dataset: Annotated[
+        str | None, typer.Option(help="CIFAR-100 tarball path or URL (default: official URL).")
+    ] = None,
+    executions: Annotated[
+        int | None, typer.Option(min=1, help="How many test images to classify (default: all).")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Executions in flight at once.")] = 8,
+    report_dir: Annotated[
+        Path | None, typer.Option(help="Where to write the monitoring report (default <home>/report).")
+    ] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Skip the monitoring report.")] = False,
+    keep_endpoint: Annotated[
+        bool, typer.Option(help="Leave the endpoint running at the end (it costs money on aws).")
+    ] = True,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+) -> None:
+    """Run the whole workflow: up, stage, train, endpoint, deploy, executions, summary, report."""
+    settings = settings_of(ctx)
+    options = RunOptions(
+        dataset=dataset,
+        executions=executions,
+        concurrency=concurrency,
+        report_dir=None if no_report else (report_dir or settings.home / "report"),
+        keep_endpoint=keep_endpoint,
+    )
+    try:
+        with progress_bar(console) as bars:
+            result = run(settings, options, bars=bars, log=lambda m: bars.console.print(m, highlight=False))
+    except WorkflowError as exc:
+        raise HarnessError(str(exc)) from exc
+    console.print(_summary_table(result.summary, result.phases_s))
+    if result.report_path:
+        console.print(f"report: {result.report_path}")
+    if json_out:
+        print(json.dumps({"phases_s": result.phases_s, "total_s": result.total_s, **result.summary}))
+    unexpected = {
+        e: n for e, n in result.summary.get("failed_by_error", {}).items() if e not in EXPECTED_ERRORS
+    }
+    if unexpected:
+        raise HarnessError(f"unexpected execution failures: {unexpected}")

@@ -1,0 +1,270 @@
+"""``harness deploy``: IAM roles, the three functions and the state machine, create-or-update.
+
+Idempotent by comparison, not by deletion: a function's code is updated only
+when the SHA-256 of its (deterministic) zip changed, its configuration only when
+a field differs, and the state machine only when its definition or role did.
+A second deploy of the same tree therefore changes nothing and says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import re
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from harness import policies
+from harness.config import Settings
+from harness.targets import Target
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LAMBDAS_DIR = REPO_ROOT / "lambdas"
+STATEMACHINE_FILE = REPO_ROOT / "statemachine" / "scones.asl.json"
+
+FUNCTIONS = ("serializeImageData", "classifier", "filter")
+# ${...} placeholders of the ASL definition, per function.
+ARN_PLACEHOLDERS = {
+    "serializeImageData": "SerializeImageDataFunctionArn",
+    "classifier": "ClassifierFunctionArn",
+    "filter": "FilterFunctionArn",
+}
+LAMBDA_ROLE = "scones-lambda-role"
+STATES_ROLE = "scones-states-role"
+STATE_MACHINE = "scones-image-classification"
+RUNTIME = "python3.11"
+HANDLER = "lambda_function.lambda_handler"
+TIMEOUT_S = 30
+MEMORY_MB = 256
+
+_PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class DeployResult:
+    """ARNs of what was deployed and the list of changes made (empty when all was up to date)."""
+
+    function_arns: dict[str, str] = field(default_factory=dict)
+    state_machine_arn: str = ""
+    lambda_role_arn: str = ""
+    states_role_arn: str = ""
+    changes: list[str] = field(default_factory=list)
+
+
+def zip_function(name: str, root: Path = LAMBDAS_DIR) -> bytes:
+    """A deterministic zip of ``lambdas/<name>`` (fixed timestamps and order, no caches)."""
+    folder = root / name
+    if not (folder / "lambda_function.py").is_file():
+        raise FileNotFoundError(f"{folder}/lambda_function.py not found")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_dir() or "__pycache__" in path.parts or path.suffix == ".pyc":
+                continue
+            info = zipfile.ZipInfo(str(path.relative_to(folder)), date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, path.read_bytes())
+    return buf.getvalue()
+
+
+def code_sha256(zip_bytes: bytes) -> str:
+    """The value Lambda reports as ``CodeSha256``: base64 of the zip's SHA-256."""
+    return base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
+
+
+def render_definition(function_arns: dict[str, str], path: Path = STATEMACHINE_FILE) -> str:
+    """The ASL definition with every ``${...}`` substituted; a missing ARN is an error, not a blank."""
+    mapping = {ARN_PLACEHOLDERS[name]: arn for name, arn in function_arns.items()}
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(1) not in mapping:
+            raise KeyError(f"{path.name}: no value for ${{{match.group(1)}}}")
+        return mapping[match.group(1)]
+
+    # Only ${Name} is a placeholder: JSONPath's "$" and "$.Payload" must pass through untouched.
+    text = _PLACEHOLDER.sub(substitute, path.read_text())
+    json.loads(text)  # fail here, with a JSON error, rather than in CreateStateMachine
+    return text
+
+
+def function_environment(settings: Settings, target: Target) -> dict[str, str]:
+    """What the functions read from their environment, plus the target's endpoint variables."""
+    return {
+        "ENDPOINT_NAME": settings.endpoint_name,
+        "THRESHOLD": str(settings.threshold),
+        "DATA_BUCKET": settings.bucket,
+        "DATA_PREFIX": settings.data_prefix,
+        **target.function_env(),
+    }
+
+
+def _error_code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def ensure_role(iam: Any, name: str, trust: dict, policy: dict, log: Log) -> tuple[str, bool]:
+    """Create the role or bring its trust and inline policy up to date; returns (arn, changed)."""
+    changed = False
+    try:
+        role = iam.get_role(RoleName=name)["Role"]
+        current_trust = role.get("AssumeRolePolicyDocument")
+        if isinstance(current_trust, str):
+            current_trust = json.loads(current_trust)
+        if current_trust != trust:
+            iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
+            changed = True
+    except ClientError as exc:
+        if _error_code(exc) != "NoSuchEntity":
+            raise
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+        log(f"created role {name}")
+        changed = True
+    try:
+        current = iam.get_role_policy(RoleName=name, PolicyName=name)["PolicyDocument"]
+        if isinstance(current, str):
+            current = json.loads(current)
+    except ClientError as exc:
+        if _error_code(exc) != "NoSuchEntity":
+            raise
+        current = None
+    if current != policy:
+        iam.put_role_policy(RoleName=name, PolicyName=name, PolicyDocument=json.dumps(policy))
+        changed = True
+    return role["Arn"], changed
+
+
+def _retry_role_propagation(call: Callable[[], Any], attempts: int = 10) -> Any:
+    """IAM is eventually consistent on AWS: a fresh role can be refused by Lambda for a few seconds."""
+    for i in range(attempts):
+        try:
+            return call()
+        except ClientError as exc:
+            message = exc.response.get("Error", {}).get("Message", "")
+            if (
+                _error_code(exc) != "InvalidParameterValueException"
+                or "assume" not in message
+                or i == attempts - 1
+            ):
+                raise
+            time.sleep(min(2**i, 10))
+    raise AssertionError("unreachable")
+
+
+def ensure_function(
+    lam: Any, name: str, role_arn: str, env: dict[str, str], log: Log, root: Path = LAMBDAS_DIR
+) -> tuple[str, list[str]]:
+    """Create the function, or update its code and configuration where they differ."""
+    body = zip_function(name, root)
+    wanted = {
+        "Role": role_arn,
+        "Handler": HANDLER,
+        "Runtime": RUNTIME,
+        "Timeout": TIMEOUT_S,
+        "MemorySize": MEMORY_MB,
+        "Environment": {"Variables": env},
+    }
+    changes: list[str] = []
+    try:
+        current = lam.get_function(FunctionName=name)["Configuration"]
+    except ClientError as exc:
+        if _error_code(exc) != "ResourceNotFoundException":
+            raise
+        created = _retry_role_propagation(
+            lambda: lam.create_function(FunctionName=name, Code={"ZipFile": body}, Publish=False, **wanted)
+        )
+        lam.get_waiter("function_active_v2").wait(FunctionName=name)
+        log(f"created function {name}")
+        return created["FunctionArn"], [f"function {name}: created"]
+
+    if current.get("CodeSha256") != code_sha256(body):
+        lam.update_function_code(FunctionName=name, ZipFile=body)
+        lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+        changes.append(f"function {name}: code")
+    current_env = current.get("Environment", {}).get("Variables", {})
+    differs = [k for k, v in wanted.items() if k != "Environment" and current.get(k) != v]
+    if current_env != env:
+        differs.append("Environment")
+    if differs:
+        _retry_role_propagation(lambda: lam.update_function_configuration(FunctionName=name, **wanted))
+        lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+        changes.append(f"function {name}: {', '.join(differs)}")
+    for change in changes:
+        log(f"updated {change}")
+    return current["FunctionArn"], changes
+
+
+def ensure_state_machine(sfn: Any, name: str, definition: str, role_arn: str, log: Log) -> tuple[str, bool]:
+    """Create the state machine or update it when its definition or role changed."""
+    arn = None
+    for page in sfn.get_paginator("list_state_machines").paginate():
+        for sm in page["stateMachines"]:
+            if sm["name"] == name:
+                arn = sm["stateMachineArn"]
+    if arn is None:
+        arn = _retry_role_propagation(
+            lambda: sfn.create_state_machine(name=name, definition=definition, roleArn=role_arn)
+        )["stateMachineArn"]
+        log(f"created state machine {name}")
+        return arn, True
+    current = sfn.describe_state_machine(stateMachineArn=arn)
+    if json.loads(current["definition"]) != json.loads(definition) or current["roleArn"] != role_arn:
+        sfn.update_state_machine(stateMachineArn=arn, definition=definition, roleArn=role_arn)
+        log(f"updated state machine {name}")
+        return arn, True
+    return arn, False
+
+
+def deploy(settings: Settings, target: Target, log: Log = lambda _m: None) -> DeployResult:
+    """Roles, functions and state machine for ``settings`` on ``target``; safe to run again."""
+    session = target.session()
+    iam, lam, sfn = (target.client(s, session=session) for s in ("iam", "lambda", "stepfunctions"))
+    account = target.account_id()
+    partition = "aws"
+    result = DeployResult()
+
+    lambda_doc = policies.lambda_policy(
+        region=settings.region,
+        account=account,
+        bucket=settings.bucket,
+        data_prefix=settings.data_prefix,
+        endpoint_name=settings.endpoint_name,
+        function_names=list(FUNCTIONS),
+        partition=partition,
+    )
+    result.lambda_role_arn, changed = ensure_role(
+        iam, LAMBDA_ROLE, policies.trust_policy("lambda.amazonaws.com"), lambda_doc, log
+    )
+    if changed:
+        result.changes.append(f"role {LAMBDA_ROLE}")
+
+    env = function_environment(settings, target)
+    for name in FUNCTIONS:
+        arn, changes = ensure_function(lam, name, result.lambda_role_arn, env, log)
+        result.function_arns[name] = arn
+        result.changes += changes
+
+    arns = list(result.function_arns.values())
+    result.states_role_arn, changed = ensure_role(
+        iam, STATES_ROLE, policies.trust_policy("states.amazonaws.com"), policies.states_policy(arns), log
+    )
+    if changed:
+        result.changes.append(f"role {STATES_ROLE}")
+
+    definition = render_definition(result.function_arns)
+    result.state_machine_arn, changed = ensure_state_machine(
+        sfn, STATE_MACHINE, definition, result.states_role_arn, log
+    )
+    if changed:
+        result.changes.append(f"state machine {STATE_MACHINE}")
+    return result

@@ -1,0 +1,297 @@
+"""Train the classifier and host it: CreateTrainingJob, then Model, EndpointConfig and Endpoint.
+
+The request bodies are built by pure functions (``*_request``) so the aws
+target's requests can be compared with the local target's, field by field.
+
+Re-running reuses: the training job's name is a digest of everything that
+determines its result (image, hyperparameters, the staged manifests, instance
+type), so a second run with the same inputs finds the Completed job and uses its
+model instead of training again; the endpoint is updated only when it serves a
+different model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from harness.config import Settings
+from harness.staging import CHANNELS
+
+# The built-in image-classification algorithm's registry per region (the SageMaker Python SDK's
+# image_uri_config/image-classification.json, version 1); tests compare it with the SDK.
+BUILTIN_REGISTRIES = {
+    "ap-east-1": "286214385809",
+    "ap-northeast-1": "501404015308",
+    "ap-northeast-2": "306986355934",
+    "ap-south-1": "991648021394",
+    "ap-southeast-1": "475088953585",
+    "ap-southeast-2": "544295431143",
+    "ca-central-1": "469771592824",
+    "cn-north-1": "390948362332",
+    "cn-northwest-1": "387376663083",
+    "eu-central-1": "813361260812",
+    "eu-north-1": "669576153137",
+    "eu-west-1": "685385470294",
+    "eu-west-2": "644912444149",
+    "eu-west-3": "749696950732",
+    "me-south-1": "249704162688",
+    "sa-east-1": "855470959533",
+    "us-east-1": "811284229777",
+    "us-east-2": "825641698319",
+    "us-gov-west-1": "226302683700",
+    "us-west-1": "632365934929",
+    "us-west-2": "433757028032",
+}
+EPOCH_LINE = re.compile(r"Epoch\[(\d+)\].*Validation-accuracy=([0-9.]+)")
+
+Log = Callable[[str], None]
+Steps = Callable[[int, int], None]
+
+
+class TrainingFailed(RuntimeError):
+    """The training job ended Failed or Stopped; the message carries SageMaker's FailureReason."""
+
+
+class EndpointFailed(RuntimeError):
+    """The endpoint ended Failed; the message carries SageMaker's FailureReason."""
+
+
+def builtin_image_uri(region: str) -> str:
+    """The built-in image-classification algorithm's image for ``region``."""
+    if region not in BUILTIN_REGISTRIES:
+        raise ValueError(f"the built-in image-classification algorithm is not listed for region {region!r}")
+    domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"{BUILTIN_REGISTRIES[region]}.dkr.ecr.{region}.{domain}/image-classification:1"
+
+
+def image_uri(settings: Settings) -> str:
+    """The training/serving image: the project's own image when configured, else the built-in one."""
+    return settings.training_image or builtin_image_uri(settings.region)
+
+
+def hyperparameters(settings: Settings, num_training_samples: int) -> dict[str, str]:
+    """The built-in algorithm's hyperparameters (all strings, as the API requires)."""
+    values: dict[str, Any] = {
+        "num_classes": 2,
+        "num_training_samples": num_training_samples,
+        "image_shape": "3,32,32",
+        "epochs": settings.epochs,
+        "mini_batch_size": settings.mini_batch_size,
+        "learning_rate": settings.learning_rate,
+        "num_layers": settings.num_layers,
+    }
+    return {k: str(v) for k, v in values.items() if v is not None}
+
+
+def _channel(name: str, uri: str) -> dict[str, Any]:
+    return {
+        "ChannelName": name,
+        "DataSource": {
+            "S3DataSource": {
+                "S3DataType": "S3Prefix",
+                "S3Uri": uri,
+                "S3DataDistributionType": "FullyReplicated",
+            }
+        },
+        "ContentType": "application/x-image",
+        "CompressionType": "None",
+        "InputMode": "File",
+    }
+
+
+def training_job_request(
+    settings: Settings, job_name: str, role_arn: str, num_training_samples: int
+) -> dict[str, Any]:
+    """CreateTrainingJob with the built-in contract: four channels, AWS hyperparameter names."""
+    data = f"s3://{settings.bucket}/{settings.data_prefix}"
+    return {
+        "TrainingJobName": job_name,
+        "AlgorithmSpecification": {"TrainingImage": image_uri(settings), "TrainingInputMode": "File"},
+        "RoleArn": role_arn,
+        "HyperParameters": hyperparameters(settings, num_training_samples),
+        "InputDataConfig": [_channel(name, data + rel) for name, rel in CHANNELS.items()],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{settings.bucket}/{settings.model_prefix}"},
+        "ResourceConfig": {
+            "InstanceType": settings.training_instance_type,
+            "InstanceCount": 1,
+            "VolumeSizeInGB": 5,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+    }
+
+
+def job_name_for(request: dict[str, Any], manifests_etag: str) -> str:
+    """A name that is the same exactly when the job would compute the same model."""
+    fingerprint = json.dumps(
+        {
+            "image": request["AlgorithmSpecification"]["TrainingImage"],
+            "hp": request["HyperParameters"],
+            "data": manifests_etag,
+            "instance": request["ResourceConfig"]["InstanceType"],
+        },
+        sort_keys=True,
+    )
+    return "scones-ic-" + hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
+
+
+def model_request(model_name: str, image: str, model_data_url: str, role_arn: str) -> dict[str, Any]:
+    return {
+        "ModelName": model_name,
+        "PrimaryContainer": {"Image": image, "ModelDataUrl": model_data_url},
+        "ExecutionRoleArn": role_arn,
+    }
+
+
+def endpoint_config_request(settings: Settings, config_name: str, model_name: str) -> dict[str, Any]:
+    """One variant, and Model Monitor data capture of every request and response."""
+    return {
+        "EndpointConfigName": config_name,
+        "ProductionVariants": [
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": model_name,
+                "InitialInstanceCount": 1,
+                "InstanceType": settings.inference_instance_type,
+                "InitialVariantWeight": 1.0,
+            }
+        ],
+        "DataCaptureConfig": {
+            "EnableCapture": True,
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": settings.capture_uri,
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Running them
+
+
+@dataclass
+class TrainedModel:
+    job_name: str
+    model_data_url: str
+    reused: bool
+    best_validation_accuracy: float | None = None
+
+
+def _describe_job(sm: Any, name: str) -> dict[str, Any] | None:
+    try:
+        return sm.describe_training_job(TrainingJobName=name)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("ValidationException", "ResourceNotFound"):
+            return None
+        raise
+
+
+def _epochs_from_logs(logs: Any, job_name: str) -> list[tuple[int, float]]:
+    """``(epoch, validation accuracy)`` pairs from the job's CloudWatch log stream so far."""
+    try:
+        events = logs.filter_log_events(
+            logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=job_name
+        ).get("events", [])
+    except ClientError:
+        return []
+    return [(int(m[1]), float(m[2])) for e in events if (m := EPOCH_LINE.search(e["message"]))]
+
+
+def train(
+    sm: Any,
+    logs: Any,
+    request: dict[str, Any],
+    log: Log = lambda _m: None,
+    epochs_progress: Steps | None = None,
+    poll_s: float = 1.0,
+) -> TrainedModel:
+    """Run the job (or reuse a Completed one of the same name) and wait for it, showing epochs."""
+    name = request["TrainingJobName"]
+    total_epochs = int(request["HyperParameters"].get("epochs", "0") or 0)
+    job = _describe_job(sm, name)
+    if job and job["TrainingJobStatus"] == "Completed":
+        log(f"reusing training job {name} (same image, hyperparameters and data)")
+        return TrainedModel(name, job["ModelArtifacts"]["S3ModelArtifacts"], reused=True)
+    if job and job["TrainingJobStatus"] in ("Failed", "Stopped"):
+        name = f"{name}-{int(time.time())}"
+        request = {**request, "TrainingJobName": name}
+    if not job or job["TrainingJobName"] != name:
+        sm.create_training_job(**request)
+        log(f"started training job {name}")
+    last_status = ""
+    while True:
+        job = sm.describe_training_job(TrainingJobName=name)
+        status = f"{job['TrainingJobStatus']}/{job.get('SecondaryStatus', '')}"
+        if status != last_status:
+            log(f"training job {name}: {status}")
+            last_status = status
+        epochs = _epochs_from_logs(logs, name) if epochs_progress else []
+        if epochs_progress and total_epochs:
+            epochs_progress(len(epochs), total_epochs)
+        if job["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
+            break
+        time.sleep(poll_s)
+    if job["TrainingJobStatus"] != "Completed":
+        raise TrainingFailed(
+            f"training job {name} {job['TrainingJobStatus']}: {job.get('FailureReason', 'no reason given')}"
+        )
+    best = max((acc for _, acc in epochs), default=None) if epochs_progress else None
+    return TrainedModel(
+        name, job["ModelArtifacts"]["S3ModelArtifacts"], reused=False, best_validation_accuracy=best
+    )
+
+
+def _exists(call: Callable[[], Any]) -> dict[str, Any] | None:
+    try:
+        return call()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("ValidationException", "ResourceNotFound"):
+            return None
+        raise
+
+
+def deploy_endpoint(
+    sm: Any, settings: Settings, trained: TrainedModel, role_arn: str, log: Log = lambda _m: None
+) -> str:
+    """Model + EndpointConfig named after the job, then create or update the endpoint; wait for InService."""
+    model_name = f"{trained.job_name}-model"[:63]
+    config_name = f"{trained.job_name}-config"[:63]
+    if not _exists(lambda: sm.describe_model(ModelName=model_name)):
+        sm.create_model(**model_request(model_name, image_uri(settings), trained.model_data_url, role_arn))
+        log(f"created model {model_name}")
+    if not _exists(lambda: sm.describe_endpoint_config(EndpointConfigName=config_name)):
+        sm.create_endpoint_config(**endpoint_config_request(settings, config_name, model_name))
+        log(f"created endpoint config {config_name}")
+    endpoint = settings.endpoint_name
+    current = _exists(lambda: sm.describe_endpoint(EndpointName=endpoint))
+    if current is None:
+        sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config_name)
+        log(f"creating endpoint {endpoint}")
+    elif current["EndpointStatus"] == "Failed":
+        sm.delete_endpoint(EndpointName=endpoint)
+        sm.get_waiter("endpoint_deleted").wait(EndpointName=endpoint)
+        sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config_name)
+        log(f"re-creating failed endpoint {endpoint}")
+    elif current["EndpointConfigName"] != config_name:
+        sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=config_name)
+        log(f"updating endpoint {endpoint} to {config_name}")
+    else:
+        log(f"reusing endpoint {endpoint}")
+    try:
+        sm.get_waiter("endpoint_in_service").wait(
+            EndpointName=endpoint, WaiterConfig={"Delay": 1, "MaxAttempts": 600}
+        )
+    except Exception as exc:  # the waiter raises WaiterError on Failed; say why
+        reason = _exists(lambda: sm.describe_endpoint(EndpointName=endpoint)) or {}
+        raise EndpointFailed(
+            f"endpoint {endpoint} did not come InService: {reason.get('FailureReason', exc)}"
+        ) from exc
+    return endpoint

@@ -1,0 +1,178 @@
+"""``harness run``: the whole Scones Unlimited workflow, phase by phase, on any target.
+
+Each phase is timed (the benchmark and the summary print the same figures) and
+reuses what already exists, so a second run skips straight to the executions.
+Nothing here branches on the target except :func:`_bring_up`, which only starts
+the embedded cloud on the ``local`` target (and checks the compose one is up).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import deploy as deploy_mod
+from harness import executions, model, policies
+from harness.config import Settings
+from harness.progress import Bars
+from harness.staging import stage_dataset
+from harness.targets import Target, target_for
+
+SAGEMAKER_ROLE = "scones-sagemaker-role"
+
+
+class WorkflowError(RuntimeError):
+    """A phase failed in a way the user must act on; the message names the phase."""
+
+
+@dataclass
+class RunOptions:
+    dataset: str | None = None
+    executions: int | None = None  # None = every test image
+    concurrency: int = 8
+    report_dir: Path | None = None
+    keep_endpoint: bool = True
+
+
+@dataclass
+class RunResult:
+    phases_s: dict[str, float] = field(default_factory=dict)
+    training_job: str = ""
+    training_reused: bool = False
+    endpoint: str = ""
+    state_machine_arn: str = ""
+    summary: dict[str, Any] = field(default_factory=dict)
+    report_path: Path | None = None
+
+    @property
+    def total_s(self) -> float:
+        return sum(self.phases_s.values())
+
+
+@contextmanager
+def _phase(result: RunResult, name: str, log: Callable[[str], None]) -> Iterator[None]:
+    start = time.perf_counter()
+    log(f"[bold]▶ {name}[/]")
+    try:
+        yield
+    except Exception as exc:
+        if isinstance(exc, WorkflowError):
+            raise
+        raise WorkflowError(f"{name} failed: {exc}") from exc
+    finally:
+        result.phases_s[name] = round(time.perf_counter() - start, 3)
+
+
+def _bring_up(settings: Settings, target: Target, bars: Bars | None) -> None:
+    if target.name == "local":
+        from harness.emulator import stack  # the embedded cloud is only needed on this target
+
+        for service in stack.up(settings, console=bars.console if bars else None):
+            if not service.healthy:
+                raise WorkflowError(f"embedded {service.name} is not healthy: {service.note or service.url}")
+    elif target.name == "localstack":
+        s3 = target.client("s3")
+        try:
+            s3.list_buckets()
+        except Exception as exc:
+            raise WorkflowError(
+                f"LocalStack is not reachable at {target.localstack_url}: "
+                "start it with `docker compose up -d`"
+            ) from exc
+
+
+def sagemaker_role(settings: Settings, target: Target) -> str:
+    """The execution role SageMaker assumes: the configured one, else one this harness keeps up to date."""
+    if settings.execution_role_arn:
+        return settings.execution_role_arn
+    arn, _ = deploy_mod.ensure_role(
+        target.client("iam"),
+        SAGEMAKER_ROLE,
+        policies.trust_policy("sagemaker.amazonaws.com"),
+        policies.sagemaker_execution_policy(
+            bucket=settings.bucket, region=settings.region, account=target.account_id()
+        ),
+        log=lambda _m: None,
+    )
+    return arn
+
+
+def _manifests_etag(s3: Any, settings: Settings) -> str:
+    return ",".join(
+        s3.head_object(Bucket=settings.bucket, Key=settings.data_key(name))["ETag"]
+        for name in ("train.lst", "test.lst")
+    )
+
+
+def run(
+    settings: Settings,
+    options: RunOptions,
+    bars: Bars | None = None,
+    log: Callable[[str], None] = lambda _m: None,
+) -> RunResult:
+    """Run every phase; raises :class:`WorkflowError` naming the phase that failed."""
+    target = target_for(settings)
+    result = RunResult()
+
+    with _phase(result, "up", log):
+        _bring_up(settings, target, bars)
+    session = target.session()
+    s3, sm, logs, sfn = (
+        target.client(s, session=session) for s in ("s3", "sagemaker", "logs", "stepfunctions")
+    )
+
+    with _phase(result, "stage", log):
+        staged = stage_dataset(settings, options.dataset, bars=bars)
+        log(f"staged {staged.total} files ({len(staged.written)} uploaded) to {staged.destination}")
+        num_train = sum(staged.counts["train"].values())
+
+    with _phase(result, "train", log):
+        role = sagemaker_role(settings, target)
+        request = model.training_job_request(settings, "pending", role, num_train)
+        request["TrainingJobName"] = model.job_name_for(request, _manifests_etag(s3, settings))
+        trained = model.train(
+            sm, logs, request, log=log, epochs_progress=bars.steps("training epochs") if bars else None
+        )
+        result.training_job, result.training_reused = trained.job_name, trained.reused
+
+    with _phase(result, "endpoint", log):
+        result.endpoint = model.deploy_endpoint(sm, settings, trained, role, log=log)
+
+    with _phase(result, "deploy", log):
+        deployed = deploy_mod.deploy(settings, target, log=log)
+        result.state_machine_arn = deployed.state_machine_arn
+
+    with _phase(result, "executions", log):
+        keys = executions.list_test_images(s3, settings.bucket, settings.data_prefix)
+        if not keys:
+            raise WorkflowError(f"no test images under s3://{settings.bucket}/{settings.data_prefix}test/")
+        if options.executions is not None:
+            keys = keys[: options.executions]
+        runs = executions.run_executions(
+            sfn,
+            deployed.state_machine_arn,
+            settings.bucket,
+            keys,
+            concurrency=options.concurrency,
+            progress=bars.steps("executions") if bars else None,
+        )
+        labels = executions.true_labels(s3, settings.bucket, settings.data_prefix)
+        result.summary = executions.summarise(runs, labels)
+
+    if options.report_dir is not None:
+        with _phase(result, "report", log):
+            from harness.report import build_report
+
+            report = build_report(settings, target, options.report_dir)
+            result.report_path = report.files.get("html")
+            result.summary["capture_records"] = report.figures.get("records")
+            result.summary["capture_accuracy"] = report.figures.get("accuracy")
+
+    if not options.keep_endpoint:
+        with _phase(result, "teardown", log):
+            sm.delete_endpoint(EndpointName=result.endpoint)
+    return result

@@ -1,0 +1,96 @@
+"""harness deploy against moto: least-privilege documents, create-or-update, nothing changes twice."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from harness import deploy, policies
+from harness.config import Settings
+from harness.targets import target_for
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    with mock_aws():
+        yield
+
+
+def test_zip_is_deterministic_and_holds_only_the_handler() -> None:
+    a, b = deploy.zip_function("filter"), deploy.zip_function("filter")
+    assert a == b
+    names = zipfile.ZipFile(io.BytesIO(a)).namelist()
+    assert names == ["lambda_function.py"]
+
+
+def test_definition_substitutes_every_arn() -> None:
+    arns = {n: f"arn:aws:lambda:us-east-1:1:function:{n}" for n in deploy.FUNCTIONS}
+    definition = json.loads(deploy.render_definition(arns))
+    states = definition["States"]
+    assert [s["Parameters"]["FunctionName"] for s in states.values()] == list(arns.values())
+    assert all(s["Resource"] == "arn:aws:states:::lambda:invoke" for s in states.values())
+    assert all(s["OutputPath"] == "$.Payload" for s in states.values())
+    with pytest.raises(KeyError):
+        deploy.render_definition({"filter": "x"})
+
+
+def test_policies_are_scoped() -> None:
+    doc = policies.lambda_policy(
+        region="eu-west-1",
+        account="123",
+        bucket="bkt",
+        data_prefix="data/",
+        endpoint_name="Ep",
+        function_names=["f"],
+    )
+    resources = [r for s in doc["Statement"] for r in s["Resource"]]
+    assert "arn:aws:s3:::bkt/data/*" in resources
+    assert "arn:aws:sagemaker:eu-west-1:123:endpoint/ep" in resources
+    assert "arn:aws:logs:eu-west-1:123:log-group:/aws/lambda/f:*" in resources
+    assert "*" not in resources
+    states = policies.states_policy(["arn:fn"])
+    assert states["Statement"][0]["Resource"] == ["arn:fn", "arn:fn:*"]
+
+
+def test_deploy_creates_then_changes_nothing_then_updates(aws) -> None:
+    settings = Settings(target="aws", bucket="bkt", threshold=0.9)
+    target = target_for(settings)
+    messages: list[str] = []
+    first = deploy.deploy(settings, target, log=messages.append)
+    assert set(first.function_arns) == set(deploy.FUNCTIONS)
+    assert "state machine scones-image-classification" in first.changes
+    lam = boto3.client("lambda", region_name="us-east-1")
+    config = lam.get_function_configuration(FunctionName="filter")
+    assert config["Environment"]["Variables"]["THRESHOLD"] == "0.9"
+    assert config["Runtime"] == "python3.11" and config["Handler"] == "lambda_function.lambda_handler"
+    assert "AWS_ENDPOINT_URL" not in config["Environment"]["Variables"], "no endpoints on the aws target"
+
+    second = deploy.deploy(settings, target)
+    assert second.changes == []
+    assert second.state_machine_arn == first.state_machine_arn
+
+    third = deploy.deploy(settings.replace(threshold=0.5), target)
+    assert third.changes == [f"function {n}: Environment" for n in deploy.FUNCTIONS]
+    assert (
+        lam.get_function_configuration(FunctionName="filter")["Environment"]["Variables"]["THRESHOLD"]
+        == "0.5"
+    )
+
+    iam = boto3.client("iam")
+    doc = iam.get_role_policy(RoleName=deploy.STATES_ROLE, PolicyName=deploy.STATES_ROLE)["PolicyDocument"]
+    arns = sorted(first.function_arns.values())
+    assert sorted(doc["Statement"][0]["Resource"]) == sorted([*arns, *(f"{a}:*" for a in arns)])
+
+
+def test_local_target_functions_get_endpoint_variables() -> None:
+    settings = Settings(localstack_port=4566, sagemaker_port=4577)
+    env = deploy.function_environment(settings, target_for(settings))
+    assert env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] == "http://127.0.0.1:4577"
+    assert env["ENDPOINT_NAME"] == "scones-image-classifier" and env["THRESHOLD"] == "0.93"

@@ -167,7 +167,11 @@ def run(
         with _phase(result, "report", log):
             from harness.report import build_report
 
-            report = build_report(settings, target, options.report_dir)
+            # Captures reach S3 in batches (as on AWS, only sooner): wait for one record per endpoint call.
+            invoked = result.summary.get("succeeded", 0) + result.summary.get("failed_by_error", {}).get(
+                "ThresholdConfidenceNotMet", 0
+            )
+            report = build_report(settings, target, options.report_dir, wait_for=invoked, timeout_s=60)
             result.report_path = report.files.get("html")
             result.summary["capture_records"] = report.figures.get("records")
             result.summary["capture_accuracy"] = report.figures.get("accuracy")

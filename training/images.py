@@ -49,8 +49,10 @@ def decode_image(data: bytes, image_shape: tuple[int, int, int], resize: int | N
             return to_array(img, image_shape, resize)
     except ImageDecodeError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise ImageDecodeError(f"not a readable image: {exc}") from None
+    except UnidentifiedImageError:
+        raise ImageDecodeError(f"not an image in a known format (the body starts with {data[:16]!r})") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageDecodeError(str(exc)) from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt files raise these
         raise ImageDecodeError(f"corrupt or truncated image: {exc}") from None
 

@@ -48,7 +48,7 @@ def report(
         raise HarnessError(str(exc)) from exc
     except EndpointConnectionError as exc:
         raise HarnessError(
-            f"cannot reach S3 of target {target.name!r} at {exc.kwargs.get('endpoint_url')}"
+            f"cannot reach S3 of target {target.name!r} at {target.endpoint_url('s3') or 'AWS'}"
             + (" (is the embedded cloud up? run 'harness up')" if target.is_local else "")
         ) from exc
     except (ClientError, BotoCoreError) as exc:
@@ -58,7 +58,7 @@ def report(
     if format is ReportFormat.json:
         payload = dict(figures)
         if result.files:
-            payload["files"] = {name: str(path) for name, path in result.files.items()}
+            payload["written"] = {name: str(path) for name, path in result.files.items()}
         print(json.dumps(payload, indent=2))
         return
     rate = "n/a" if figures["pass_rate"] is None else f"{figures['pass_rate']:.1%}"

@@ -25,7 +25,9 @@ console = Console(stderr=True)
 @app.command()
 def up(
     ctx: typer.Context,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for each service to become healthy.")] = 60.0,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for each service to become healthy.")
+    ] = 60.0,
 ) -> None:
     """Start the embedded cloud (LocalStack + SageMaker emulator) on 127.0.0.1, or reuse a running one."""
     settings = settings_of(ctx)
@@ -58,7 +60,9 @@ def down(ctx: typer.Context) -> None:
 @app.command()
 def status(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: each service with URL, PID, health.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON: each service with URL, PID, health.")
+    ] = False,
 ) -> None:
     """Show which embedded-cloud services run, where, and whether they answer their health check."""
     statuses = stack.status(settings_of(ctx))

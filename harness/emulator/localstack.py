@@ -155,7 +155,15 @@ def _install_plugin(venv: Path, console: Console) -> None:
         shutil.copytree(PLUGIN_DIR, src, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
         cmd = [
             str(venv_python(venv)),
-            *("-m", "pip", "install", "--disable-pip-version-check", "--no-deps", "--force-reinstall", str(src)),
+            *(
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "--force-reinstall",
+                str(src),
+            ),
         ]
         with open(log, "a") as out:
             _run_step("installing the local Lambda executor plugin", cmd, out, log, console)

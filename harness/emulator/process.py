@@ -8,6 +8,7 @@ process group (``start_new_session``), so its children (for example Lambda runti
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -62,7 +63,10 @@ def spawn(
     url: str,
     health_url: str,
 ) -> ServiceRecord:
-    """Start ``cmd`` detached in its own session, output appended to ``log_path``; record it in ``pid_path``."""
+    """Start ``cmd`` detached in its own session, output appended to ``log_path``; record it in ``pid_path``.
+
+    Detached so that the service outlives the command that started it and a Ctrl-C there does not reach it.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
@@ -104,7 +108,10 @@ def is_healthy(health_url: str, timeout: float = 1.0) -> bool:
 
 
 def wait_healthy(record: ServiceRecord, timeout: float) -> float:
-    """Poll the health URL until it answers 2xx; returns the seconds waited. Fails fast if the process dies."""
+    """Poll the health URL until it answers 2xx; returns the seconds waited. Fails fast if the process dies.
+
+    Failing fast matters: a service that crashed on start-up would otherwise cost the whole timeout.
+    """
     started = time.monotonic()
     while True:
         if is_healthy(record.health_url, timeout=0.5):
@@ -116,8 +123,8 @@ def wait_healthy(record: ServiceRecord, timeout: float) -> float:
             )
         if time.monotonic() - started > timeout:
             raise ServiceError(
-                f"{record.name} (pid {record.pid}) did not answer {record.health_url} within {timeout:.0f} s; "
-                f"see {record.log_path}"
+                f"{record.name} (pid {record.pid}) did not answer {record.health_url} "
+                f"within {timeout:.0f} s; see {record.log_path}"
             )
         time.sleep(HEALTH_POLL_S)
 
@@ -175,10 +182,8 @@ def _group_members(pgid: int) -> list[int]:
 
 
 def _kill_group(pgid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def port_in_use(host: str, port: int) -> bool:

@@ -57,41 +57,65 @@ def pid_path(settings: Settings, name: str) -> Path:
 
 
 def sagemaker_available() -> bool:
-    return importlib.util.find_spec(SAGEMAKER_MODULE) is not None
+    """Whether ``python -m harness.emulator.sagemaker`` can run (a module, or a package with ``__main__``)."""
+    spec = importlib.util.find_spec(SAGEMAKER_MODULE)
+    if spec is None:
+        return False
+    return (
+        spec.submodule_search_locations is None
+        or importlib.util.find_spec(f"{SAGEMAKER_MODULE}.__main__") is not None
+    )
 
 
-def up(settings: Settings, console: Console | None = None, timeout: float = READY_TIMEOUT_S) -> list[ServiceStatus]:
-    """Start (or reuse) every service and wait until each answers its health check."""
+def up(
+    settings: Settings, console: Console | None = None, timeout: float = READY_TIMEOUT_S
+) -> list[ServiceStatus]:
+    """Start (or reuse) every service, then wait until each answers its health check.
+
+    Both services are spawned before either is waited for, so their start-ups overlap.
+    """
     console = console or Console(stderr=True)
     python = localstack.ensure_venv(settings, console)  # slow only on the first run
     ls = localstack.launch_spec(settings, python)
-    statuses = [
-        _ensure(
-            settings,
+    sm_url = f"http://127.0.0.1:{settings.sagemaker_port}"
+    launches = [
+        _Launch(
             "localstack",
             ls.url,
             ls.health_url,
             settings.localstack_port,
             lambda log, pids: _spawn_localstack(ls, log, pids),
-            timeout,
         )
     ]
-    sm_url = f"http://127.0.0.1:{settings.sagemaker_port}"
     if sagemaker_available():
-        statuses.append(
-            _ensure(
-                settings,
+        launches.append(
+            _Launch(
                 "sagemaker",
                 sm_url,
                 f"{sm_url}/_emulator/health",
                 settings.sagemaker_port,
                 lambda log, pids: _spawn_sagemaker(settings, sm_url, log, pids),
-                timeout,
             )
         )
-    else:
+    started = time.monotonic()
+    begun: list[tuple[_Launch, ServiceRecord, bool]] = []
+    try:
+        for launch in launches:
+            begun.append((launch, *_start_or_reuse(settings, launch)))
+        statuses = [
+            _await(settings, launch, record, reused, started, timeout) for launch, record, reused in begun
+        ]
+    except ServiceError:
+        for launch, record, reused in begun:
+            if not reused:  # leave nothing half-started behind; a reused service stays as it was
+                stop(record)
+                pid_path(settings, launch.name).unlink(missing_ok=True)
+        raise
+    if not sagemaker_available():
         statuses.append(
-            ServiceStatus("sagemaker", sm_url, None, False, False, note=f"skipped: {SAGEMAKER_MODULE} not found")
+            ServiceStatus(
+                "sagemaker", sm_url, None, False, False, note=f"skipped: {SAGEMAKER_MODULE} not found"
+            )
         )
     return statuses
 
@@ -126,39 +150,40 @@ def status(settings: Settings) -> list[ServiceStatus]:
     return statuses
 
 
-def _ensure(
-    settings: Settings,
-    name: str,
-    url: str,
-    health_url: str,
-    port: int,
-    start: Callable[[Path, Path], ServiceRecord],
-    timeout: float,
-) -> ServiceStatus:
-    path = pid_path(settings, name)
-    started = time.monotonic()
+@dataclass(frozen=True)
+class _Launch:
+    name: str
+    url: str
+    health_url: str
+    port: int
+    start: Callable[[Path, Path], ServiceRecord]  # (log path, pid path) -> record of the spawned process
+
+
+def _start_or_reuse(settings: Settings, launch: _Launch) -> tuple[ServiceRecord, bool]:
+    """The running service of this home (reused), or a freshly spawned one; fails if the port is taken."""
+    path = pid_path(settings, launch.name)
     record = ServiceRecord.read(path)
     if record is not None and is_running(record):
-        wait_healthy(record, timeout)
-        return ServiceStatus(name, record.url, record.pid, True, True, "reused", time.monotonic() - started)
+        return record, True
     if record is not None:
         stop(record)  # clears orphans of a service that died on its own
         path.unlink(missing_ok=True)
-    if port_in_use("127.0.0.1", port):
+    if port_in_use("127.0.0.1", launch.port):
         raise ServiceError(
-            f"port {port} on 127.0.0.1 is already in use by a process this harness did not start "
+            f"port {launch.port} on 127.0.0.1 is already in use by a process this harness did not start "
             f"(no live pid file at {path}); stop that process or choose another port "
-            f"(HARNESS_{name.upper()}_PORT)"
+            f"(HARNESS_{launch.name.upper()}_PORT)"
         )
-    log = service_dir(settings, name) / f"{name}.log"
-    record = start(log, path)
-    try:
-        wait_healthy(record, timeout)
-    except ServiceError:
-        stop(record)
-        path.unlink(missing_ok=True)
-        raise
-    return ServiceStatus(name, record.url, record.pid, True, True, "started", time.monotonic() - started)
+    log = service_dir(settings, launch.name) / f"{launch.name}.log"
+    return launch.start(log, path), False
+
+
+def _await(
+    settings: Settings, launch: _Launch, record: ServiceRecord, reused: bool, started: float, timeout: float
+) -> ServiceStatus:
+    wait_healthy(record, timeout)
+    note = "reused" if reused else "started"
+    return ServiceStatus(launch.name, record.url, record.pid, True, True, note, time.monotonic() - started)
 
 
 def _spawn_localstack(spec: localstack.LaunchSpec, log: Path, pids: Path) -> ServiceRecord:

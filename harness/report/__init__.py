@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from harness.targets import Target, target_for
 DEFAULT_CLASS_NAMES: tuple[str, ...] = ("bicycle", "motorcycle")
 HTML_NAME = "index.html"
 FIGURES_NAME = "figures.json"
+_WAIT_POLL_S = 1.0
 
 
 class ReportError(RuntimeError):
@@ -88,11 +90,17 @@ def build_report(
     endpoint: str | None = None,
     class_names: Sequence[str] | None = None,
     render: bool | None = None,
+    wait_for: int | None = None,
+    timeout_s: float = 30.0,
 ) -> ReportResult:
     """Read every capture of ``endpoint`` and compute the figures; with ``out_dir``, write the report.
 
     ``render`` defaults to "only when writing": plots cost about a second, machines asking for the
     JSON figures alone do not pay it. Raises :class:`NoCaptureError` when there is nothing to report.
+
+    Capture reaches S3 some time after the invocation (the service batches it; the emulator every
+    couple of seconds), so a caller that just made ``wait_for`` invocations can ask to wait up to
+    ``timeout_s`` for that many records; after the timeout it reports whatever is there.
     """
     target = target or target_for(settings)
     endpoint = endpoint or settings.endpoint_name
@@ -100,14 +108,19 @@ def build_report(
     s3 = target.client("s3")
     prefix = endpoint_prefix(settings.capture_prefix, endpoint)
     capture_uri = f"s3://{settings.bucket}/{prefix}"
-    try:
-        scan: CaptureScan = scan_captures(s3, settings.bucket, settings.capture_prefix, endpoint)
-    except ClientError as exc:
-        if _bucket_missing(exc):
-            raise NoCaptureError(
-                f"no capture yet: bucket {settings.bucket!r} does not exist on target {target.name!r}"
-            ) from exc
-        raise
+    deadline = time.monotonic() + (timeout_s if wait_for else 0.0)
+    while True:
+        try:
+            scan: CaptureScan = scan_captures(s3, settings.bucket, settings.capture_prefix, endpoint)
+        except ClientError as exc:
+            if _bucket_missing(exc):
+                raise NoCaptureError(
+                    f"no capture yet: bucket {settings.bucket!r} does not exist on target {target.name!r}"
+                ) from exc
+            raise
+        if not wait_for or len(scan.records) >= wait_for or time.monotonic() >= deadline:
+            break
+        time.sleep(_WAIT_POLL_S)
     if scan.files == 0:
         raise NoCaptureError(
             f"no capture yet for endpoint {endpoint!r}: no .jsonl or .jsonl.gz files under {capture_uri} "

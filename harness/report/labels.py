@@ -53,9 +53,22 @@ def _missing(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound", "NoSuchBucket")
 
 
-def load_label_index(s3: Any, bucket: str, data_prefix: str, lst_name: str = "test.lst") -> LabelIndex:
-    """Hash every image ``test.lst`` names; an unstaged data set gives an empty index, not an error."""
-    lst_key = f"{data_prefix}{lst_name}"
+def image_key(data_prefix: str, split: str, relative: str) -> str:
+    """The S3 key of an image a ``<split>.lst`` row names.
+
+    The built-in algorithm reads list paths relative to the channel's folder (``bicycle_1.png``
+    in ``test/``), which is how staging writes them; a path that already starts with the split's
+    folder (``test/bicycle_1.png``) is taken as relative to the data prefix.
+    """
+    relative = relative.lstrip("/")
+    if relative.startswith(f"{split}/"):
+        return f"{data_prefix}{relative}"
+    return f"{data_prefix}{split}/{relative}"
+
+
+def load_label_index(s3: Any, bucket: str, data_prefix: str, split: str = "test") -> LabelIndex:
+    """Hash every image ``<split>.lst`` names; an unstaged data set gives an empty index, not an error."""
+    lst_key = f"{data_prefix}{split}.lst"
     try:
         text = s3.get_object(Bucket=bucket, Key=lst_key)["Body"].read().decode("utf-8")
     except ClientError as exc:
@@ -67,7 +80,7 @@ def load_label_index(s3: Any, bucket: str, data_prefix: str, lst_name: str = "te
     def digest(row: tuple[int, str]) -> tuple[str, int] | None:
         label, relative = row
         try:
-            body = s3.get_object(Bucket=bucket, Key=f"{data_prefix}{relative}")["Body"].read()
+            body = s3.get_object(Bucket=bucket, Key=image_key(data_prefix, split, relative))["Body"].read()
         except ClientError as exc:
             if _missing(exc):
                 return None  # listed but not staged: that image simply cannot be matched

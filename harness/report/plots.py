@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
 DPI = 100
@@ -43,14 +44,15 @@ THRESHOLD_COLOUR = "#6c757d"
 
 def rolling_window(records: int) -> int:
     """Inferences averaged per point: enough to smooth noise, small enough to show change."""
-    return max(1, min(records, 25, max(3, records // 5)))
+    return max(1, min(records, 500, max(3, records // 20)))
 
 
 def time_span_text(frame: pd.DataFrame) -> str:
     """``2025-10-04 08:44:11 - 09:10:02 UTC`` (the date repeats only when it changes)."""
     first, last = frame["inference_time"].min(), frame["inference_time"].max()
     # A workflow run's burst can last under a second: then milliseconds tell the ends apart.
-    clock = "%H:%M:%S.%f" if (last - first).total_seconds() < 10 else "%H:%M:%S"
+    fractional = bool(first.microsecond or last.microsecond)
+    clock = "%H:%M:%S.%f" if fractional and (last - first).total_seconds() < 10 else "%H:%M:%S"
     trim = (lambda text: text[:-3]) if clock.endswith("%f") else (lambda text: text)
     start = trim(first.strftime(f"%Y-%m-%d {clock}"))
     end = trim(last.strftime(clock if first.date() == last.date() else f"%Y-%m-%d {clock}"))
@@ -82,9 +84,22 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def _marker(points: int) -> tuple[float, float]:
+    """Marker area and opacity: big and solid for a few points, small and translucent for thousands."""
+    if points <= 500:
+        return 22.0, 1.0
+    return max(2.0, 22.0 * (500 / points) ** 0.5), max(0.25, (500 / points) ** 0.5)
+
+
 def _legend(ax: Axes) -> None:
     # Outside the axes (constrained layout makes room): a legend inside would hide points.
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0.0)
+    legend = ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0.0)
+    for handle in legend.legend_handles:  # full-size, opaque keys even when thousands of points are faint
+        if handle is None:
+            continue
+        handle.set_alpha(1.0)
+        if isinstance(handle, PathCollection):
+            handle.set_sizes([30.0])
 
 
 def _title(ax: Axes, name: str, endpoint: str, frame: pd.DataFrame) -> None:
@@ -166,11 +181,20 @@ def confidence_over_time(frame: pd.DataFrame, threshold: float, endpoint: str, n
     times = _times(frame)
     passed = frame["passed"].to_numpy()
     conf = frame["top_confidence"].to_numpy()
-    ax.scatter(times[passed], conf[passed], s=22, color=PASS_COLOUR, label=f"passed ({int(passed.sum())})")
+    size, alpha = _marker(len(frame))
+    ax.scatter(
+        times[passed],
+        conf[passed],
+        s=size,
+        alpha=alpha,
+        color=PASS_COLOUR,
+        label=f"passed ({int(passed.sum())})",
+    )
     ax.scatter(
         times[~passed],
         conf[~passed],
-        s=26,
+        s=size * 1.2,
+        alpha=alpha,
         color=FAIL_COLOUR,
         marker="X",
         label=f"below threshold ({int((~passed).sum())})",
@@ -191,8 +215,11 @@ def rolling_confidence(frame: pd.DataFrame, threshold: float, endpoint: str, n_c
     window = rolling_window(len(frame))
     times = _times(frame)
     conf = frame["top_confidence"]
-    rolling = conf.rolling(window, min_periods=1).mean().to_numpy()
-    ax.scatter(times, conf.to_numpy(), s=10, color="#adb5bd", alpha=0.6, label="single inference")
+    rolling = conf.rolling(window, min_periods=max(1, window // 4)).mean().to_numpy()
+    size, alpha = _marker(len(frame))
+    ax.scatter(
+        times, conf.to_numpy(), s=size / 2, color="#adb5bd", alpha=alpha * 0.6, label="single inference"
+    )
     ax.plot(
         times,
         rolling,

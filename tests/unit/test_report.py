@@ -11,6 +11,7 @@ import base64
 import gzip
 import io
 import json
+import threading
 from pathlib import Path
 
 import boto3
@@ -74,8 +75,13 @@ def img(name: str) -> bytes:
     return IMAGES[f"test/{name}.png"][0]
 
 
-def stage(s3, data_prefix: str = "") -> None:
-    lst = "".join(f"{i}\t{label}\t{name}\n" for i, (name, (_, label)) in enumerate(IMAGES.items()))
+def stage(s3, data_prefix: str = "", *, bare_names: bool = True) -> None:
+    # Staging writes list paths relative to the channel folder (``bicycle_a.png``), as the built-in
+    # algorithm reads them; paths relative to the data prefix (``test/bicycle_a.png``) work too.
+    lst = "".join(
+        f"{i}\t{label}\t{name.removeprefix('test/') if bare_names else name}\n"
+        for i, (name, (_, label)) in enumerate(IMAGES.items())
+    )
     s3.put_object(Bucket=BUCKET, Key=f"{data_prefix}test.lst", Body=lst.encode())
     for name, (data, _) in IMAGES.items():
         s3.put_object(Bucket=BUCKET, Key=f"{data_prefix}{name}", Body=data)
@@ -157,7 +163,6 @@ TARGET = Target(name="aws", region="us-east-1")
 
 def check_figures(figures: dict) -> None:
     assert figures.pop("mean_top_confidence") == pytest.approx(MEAN_TOP, rel=1e-12)
-    figures.pop("files_written", None)
     assert figures == EXPECTED
 
 
@@ -230,12 +235,25 @@ def test_without_staged_labels_there_is_no_accuracy_and_no_confusion_matrix(aws,
     assert "no staged test set (test.lst) was found" in result.html_path.read_text()
 
 
-def test_labels_follow_the_data_prefix(aws, settings) -> None:
-    stage(aws, data_prefix="scones/")
+def test_labels_follow_the_data_prefix_and_either_list_path_style(aws, settings) -> None:
+    stage(aws, data_prefix="scones/", bare_names=False)
     capture(aws)
     figures = build_report(settings.replace(data_prefix="scones/"), TARGET).figures
     assert (figures["labelled"], figures["correct"]) == (5, 3)
     assert figures["label_source"] == f"s3://{BUCKET}/scones/test.lst"
+
+
+def test_wait_for_records_that_arrive_late_then_report_what_is_there(aws, settings) -> None:
+    stage(aws)
+    late = threading.Timer(1.5, capture, args=(aws,))  # the capture lands after the report started
+    late.start()
+    try:
+        figures = build_report(settings, TARGET, wait_for=6, timeout_s=60).figures
+    finally:
+        late.join()
+    assert figures["records"] == 6
+    # Asking for more than will ever come: after the timeout, the report covers what there is.
+    assert build_report(settings, TARGET, wait_for=1000, timeout_s=1).figures["records"] == 6
 
 
 def test_no_capture_is_a_clear_error(aws, settings) -> None:
@@ -263,6 +281,19 @@ def test_cli_json_prints_the_exact_figures(aws, settings) -> None:
     result = cli("report", "--format", "json", "--endpoint", ENDPOINT)
     assert result.exit_code == 0, result.output
     check_figures(json.loads(result.stdout))
+
+
+def test_cli_json_with_out_also_writes_the_report_and_lists_the_files(aws, tmp_path) -> None:
+    stage(aws)
+    capture(aws)
+    out = tmp_path / "j"
+    result = cli("report", "--format", "json", "--out", str(out), "--endpoint", ENDPOINT)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    files = payload.pop("written")
+    check_figures(payload)
+    assert files["html"] == str(out / "index.html") and (out / "index.html").is_file()
+    assert sorted(files) == sorted([*SIZES, "figures", "html"])
 
 
 def test_cli_html_writes_the_report_and_prints_its_path(aws, tmp_path) -> None:

@@ -2,7 +2,7 @@
 
 The capture is written by the emulator's real :class:`CaptureWriter` with the DataCaptureConfig
 the harness deploys (``harness.model.endpoint_config_request``), into moto S3; the report then
-reads it back. The e2e test does the same through a real workflow run.
+reads it back. (An e2e test over a real workflow run belongs with the workflow, issue 6.)
 """
 
 from __future__ import annotations

@@ -22,7 +22,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 log = logging.getLogger(__name__)
 
 _CONFIG = botocore.config.Config(
-    retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=32, connect_timeout=5, read_timeout=60
+    retries={"mode": "standard", "max_attempts": 3},
+    max_pool_connections=32,
+    connect_timeout=5,
+    read_timeout=60,
 )
 
 

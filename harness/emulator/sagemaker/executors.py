@@ -104,7 +104,13 @@ class ProcessExecutor:
         if command is None:
             self.check(spec.image, spec.mode)
         assert command is not None
-        env = {**self.base_env, **command.env, **spec.env, "OPT_ML": str(spec.opt_ml), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **self.base_env,
+            **command.env,
+            **spec.env,
+            "OPT_ML": str(spec.opt_ml),
+            "PYTHONUNBUFFERED": "1",
+        }
         cwd = command.cwd or os.getcwd()
         # Let `python -m training.train` import the project from the working directory.
         env["PYTHONPATH"] = os.pathsep.join(p for p in (cwd, env.get("PYTHONPATH", "")) if p)
@@ -172,7 +178,7 @@ class DockerExecutor:
     def __init__(self, client: Any = None):
         if client is None:
             try:
-                import docker  # noqa: PLC0415 - optional at runtime, only this executor needs it
+                import docker  # optional at runtime: only this executor needs it
 
                 client = docker.from_env()
                 client.ping()

@@ -37,6 +37,7 @@ from harness.emulator.sagemaker.hosting import (
     Variant,
     prepare_model_dir,
 )
+from harness.emulator.sagemaker.store import ResourceStore
 from harness.emulator.sagemaker.training import TrainingRunner
 
 log = logging.getLogger(__name__)
@@ -311,8 +312,17 @@ class Endpoint:
     @classmethod
     def from_record(cls, rec: dict[str, Any]) -> Endpoint:
         ep = cls(rec["name"], rec["arn"], rec["config_name"], rec["created"])
-        ep.status, ep.failure_reason, ep.last_modified = rec["status"], rec["failure_reason"], rec["last_modified"]
-        ep.variants, ep.capture, ep.servers, ep.tags = rec["variants"], rec["capture"], rec["servers"], rec["tags"]
+        ep.status, ep.failure_reason, ep.last_modified = (
+            rec["status"],
+            rec["failure_reason"],
+            rec["last_modified"],
+        )
+        ep.variants, ep.capture, ep.servers, ep.tags = (
+            rec["variants"],
+            rec["capture"],
+            rec["servers"],
+            rec["tags"],
+        )
         return ep
 
 
@@ -368,8 +378,6 @@ class SageMakerBackend:
         ping_timeout: float = PING_TIMEOUT_S,
         stop_grace: float = 10.0,
     ):
-        from harness.emulator.sagemaker.store import ResourceStore  # noqa: PLC0415 - keeps the import graph flat
-
         self.state_dir = Path(state_dir)
         self.executor = executor
         self.region, self.account_id = region, account_id
@@ -406,7 +414,7 @@ class SageMakerBackend:
                 job.finish(
                     "Failed",
                     "Training job failed",
-                    reason="InternalServerError: the emulator stopped while this job was running; start it again",
+                    reason="InternalServerError: the emulator stopped while this job ran; run it again",
                 )
                 self._save(job)
             self.jobs[job.name] = job
@@ -480,9 +488,9 @@ class SageMakerBackend:
                 itype = p["ResourceConfig"].get("InstanceType", "ml.m5.large")
                 raise ResourceLimitExceeded(
                     f"The account-level service limit '{itype} for training job usage' is "
-                    f"{self.max_training_jobs} Instances, with current utilization of {running} Instances and a "
-                    "request delta of 1 Instances. Please use AWS Service Quotas to request an increase for "
-                    "this quota."
+                    f"{self.max_training_jobs} Instances, with current utilization of {running} Instances "
+                    "and a request delta of 1 Instances. Please use AWS Service Quotas to request an "
+                    "increase for this quota."
                 )
             job = TrainingJob(p, self.arn("training-job", name))
             self.jobs[name] = job
@@ -564,7 +572,9 @@ class SageMakerBackend:
     def list_models(self, p: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
             items = list(self.models.values())
-        items = _filter_sort(items, p, lambda m: m.name, lambda m: "", lambda m: m.created, lambda m: m.created)
+        items = _filter_sort(
+            items, p, lambda m: m.name, lambda m: "", lambda m: m.created, lambda m: m.created
+        )
         chunk, token = _page(items, p)
         return {
             "Models": [{"ModelName": m.name, "ModelArn": m.arn, "CreationTime": m.created} for m in chunk],
@@ -620,9 +630,10 @@ class SageMakerBackend:
             config = self._config(p["EndpointConfigName"])
             if len(self.endpoints) >= self.max_endpoints:
                 raise ResourceLimitExceeded(
-                    f"The account-level service limit 'number of endpoints' is {self.max_endpoints} Endpoints, "
-                    f"with current utilization of {len(self.endpoints)} Endpoints and a request delta of 1 "
-                    "Endpoints. Please use AWS Service Quotas to request an increase for this quota."
+                    f"The account-level service limit 'number of endpoints' is {self.max_endpoints} "
+                    f"Endpoints, with current utilization of {len(self.endpoints)} Endpoints and a "
+                    "request delta of 1 Endpoints. Please use AWS Service Quotas to request an increase "
+                    "for this quota."
                 )
             ep = Endpoint(name, self.arn("endpoint", name), config.name)
             ep.tags = list(p.get("Tags") or [])
@@ -719,7 +730,9 @@ class SageMakerBackend:
             out.append(
                 {
                     "VariantName": pv["VariantName"],
-                    "DeployedImages": [{"SpecifiedImage": image, "ResolvedImage": image, "ResolutionTime": now}],
+                    "DeployedImages": [
+                        {"SpecifiedImage": image, "ResolvedImage": image, "ResolutionTime": now}
+                    ],
                     "CurrentWeight": weight,
                     "DesiredWeight": weight,
                     "CurrentInstanceCount": count,

@@ -165,12 +165,12 @@ def _check_constraints(value: Any, shape: Shape, path: str, problems: list[str])
                 f"Member must satisfy regular expression pattern: {pattern}"
             )
         return
-    if kind in ("integer", "long", "float", "double") and isinstance(value, int | float):
-        if "max" in meta and value > meta["max"]:
-            problems.append(
-                f"Value '{value}' at '{where}' failed to satisfy constraint: "
-                f"Member must have value less than or equal to {meta['max']}"
-            )
+    numeric = kind in ("integer", "long", "float", "double") and isinstance(value, int | float)
+    if numeric and "max" in meta and value > meta["max"]:
+        problems.append(
+            f"Value '{value}' at '{where}' failed to satisfy constraint: "
+            f"Member must have value less than or equal to {meta['max']}"
+        )
 
 
 def _to_wire(value: Any) -> Any:

@@ -12,6 +12,7 @@ group ``/aws/sagemaker/TrainingJobs``, stream ``<job>/algo-1-<epoch>`` as on AWS
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -171,10 +172,8 @@ class TrainingRunner:
             job.finish("Completed", "Training job completed")
         except JobStopped:
             if any((opt_ml / "model").glob("*")) and job.model_artifacts is None:
-                try:
+                with contextlib.suppress(aws.S3Error):
                     self._upload(opt_ml)
-                except aws.S3Error:
-                    pass
             job.finish("Stopped", "Training job stopped" if not job.max_runtime_hit else "MaxRuntimeExceeded")
         except JobFailed as exc:
             job.finish("Failed", "Training job failed", reason=str(exc))
@@ -183,7 +182,9 @@ class TrainingRunner:
         except aws.S3Error as exc:
             job.finish("Failed", "Training job failed", reason=f"ClientError: {exc}")
         except Exception as exc:  # a bug here must still end the job, not leave it InProgress
-            job.finish("Failed", "Training job failed", reason=f"InternalServerError: {type(exc).__name__}: {exc}")
+            job.finish(
+                "Failed", "Training job failed", reason=f"InternalServerError: {type(exc).__name__}: {exc}"
+            )
         finally:
             if sink is not None:
                 sink.close()
@@ -194,12 +195,12 @@ class TrainingRunner:
             source = channel["DataSource"].get("S3DataSource")
             if source is None:
                 raise JobFailed(
-                    f"ClientError: channel {channel['ChannelName']}: only S3DataSource is supported by the emulator"
+                    f"ClientError: channel {channel['ChannelName']}: the emulator supports S3DataSource only"
                 )
             if source.get("S3DataType", "S3Prefix") != "S3Prefix":
                 raise JobFailed(
-                    f"ClientError: channel {channel['ChannelName']}: S3DataType {source['S3DataType']} is not "
-                    "supported by the emulator (use S3Prefix)"
+                    f"ClientError: channel {channel['ChannelName']}: S3DataType {source['S3DataType']} "
+                    "is not supported by the emulator (use S3Prefix)"
                 )
             aws.download_prefix(source["S3Uri"], opt_ml / "input" / "data" / channel["ChannelName"])
             if self.stop_requested.is_set():

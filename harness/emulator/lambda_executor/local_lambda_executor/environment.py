@@ -9,6 +9,7 @@ after N.NN seconds``), a runtime that dies mid-invocation, per-invocation logs f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -26,7 +27,16 @@ from .runtime_api import Invocation, RuntimeApi
 
 # Variables passed through from the executor's own environment; everything else a handler sees comes
 # from the function's configuration, as on AWS (no leaking of LocalStack's venv or PYTHONPATH).
-PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NO_PROXY")
+PASSTHROUGH_ENV = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "NO_PROXY",
+)
 INIT_TIMEOUT_S = 30.0
 STOP_WAIT_S = 2.0
 _MAX_KEPT_LOG_CHARS = 256 * 1024
@@ -124,7 +134,9 @@ class ExecutionProcess:
                     return self._timed_out(request_id, init_logs, init_ms)
         duration = (time.perf_counter() - started) * 1000
         body = self._output.take()
-        logs = init_logs + _frame(request_id, self.spec, body, duration, init_ms, max_memory=self._max_memory())
+        logs = init_logs + _frame(
+            request_id, self.spec, body, duration, init_ms, max_memory=self._max_memory()
+        )
         return Outcome(payload=result.payload, is_error=result.is_error, logs=logs)
 
     def _timed_out(self, request_id: str, init_logs: str, init_ms: float | None) -> Outcome:
@@ -135,7 +147,10 @@ class ExecutionProcess:
         logs = init_logs + _frame(
             request_id, self.spec, body, self.spec.timeout_s * 1000, init_ms, status="timeout"
         )
-        payload = {"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {request_id} Error: {message}"}
+        payload = {
+            "errorType": "Sandbox.Timedout",
+            "errorMessage": f"RequestId: {request_id} Error: {message}",
+        }
         return Outcome(payload=json.dumps(payload).encode(), is_error=True, logs=logs)
 
     # Process management
@@ -177,10 +192,8 @@ class ExecutionProcess:
         proc, api = self._proc, self._api
         if proc is not None and proc.poll() is None:
             proc.kill()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(STOP_WAIT_S)
-            except subprocess.TimeoutExpired:
-                pass
         if proc is not None:
             self._output.drain()
         if api is not None:
@@ -305,9 +318,7 @@ def _frame(
     return (
         f"START RequestId: {request_id} Version: {spec.version}\n"
         f"{body}"
-        f"END RequestId: {request_id}\n"
-        + "\t".join(report)
-        + "\n"
+        f"END RequestId: {request_id}\n" + "\t".join(report) + "\n"
     )
 
 

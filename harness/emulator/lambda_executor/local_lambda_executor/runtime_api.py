@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import queue
 import re
+import sys
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ class RuntimeApi:
         self._lock = threading.Lock()
         self.ready = threading.Event()  # set when the runtime first asks for work (init done) or init failed
         self.init_error: bytes | None = None
-        self._server = ThreadingHTTPServer((host, 0), _handler_for(self))
+        self._server = _Server((host, 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="lambda-runtime-api", daemon=True
@@ -105,6 +106,13 @@ class RuntimeApi:
     def _init_failed(self, body: bytes) -> None:
         self.init_error = body
         self.ready.set()
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A runtime killed mid-request (timeout, crash) drops its connection: expected, no traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 def _handler_for(api: RuntimeApi) -> type[BaseHTTPRequestHandler]:

@@ -1,0 +1,184 @@
+"""How fast is the embedded cloud? ``python benchmarks/embedded_cloud.py [--invokes N] [--executions N]``
+
+Starts its own stack (free ports, temporary home; the LocalStack venv must already be built: run
+``harness up`` once), then measures:
+- ``harness up`` to ready: the real CLI as a user runs it, cold (no stack running), median of 3;
+- warm invoke p50/p95 of a trivial Python function through LocalStack's Lambda API;
+- p50 of a Standard state machine of 3 ``lambda:invoke`` tasks (client-side: start to SUCCEEDED seen);
+- RSS of the whole stack after that work (LocalStack, its Lambda runtimes, the SageMaker emulator).
+Readable rows first, then one JSON line with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import botocore.config
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harness.config import Settings, load_settings
+from harness.emulator import stack
+from harness.emulator.process import ServiceRecord, group_members
+from harness.targets import target_for
+from tests.e2e.lambda_zip import ROLE_ARN, deploy
+
+ECHO = """
+def handler(event, context):
+    return {"value": event.get("value", 0) + 1}
+"""
+
+
+def _free_ports(count: int) -> list[int]:
+    socks = [socket.socket() for _ in range(count)]
+    for sock in socks:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in socks]
+    for sock in socks:
+        sock.close()
+    return ports
+
+
+def _cli(settings: Settings, *args: str) -> float:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_")}
+    env.update(
+        HARNESS_HOME=str(settings.home),
+        HARNESS_LOCALSTACK_PORT=str(settings.localstack_port),
+        HARNESS_SAGEMAKER_PORT=str(settings.sagemaker_port),
+        HARNESS_CACHE_DIR=str(settings.cache_dir),
+    )
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", "from harness.cli import main; main()", *args],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - started
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def _stack_rss_mb(settings: Settings) -> dict[str, float]:
+    sizes = {}
+    for name in ("localstack", "sagemaker"):
+        record = ServiceRecord.read(stack.pid_path(settings, name))
+        if record is None:
+            continue
+        total = 0
+        for pid in group_members(record):
+            with contextlib.suppress(psutil.Error):
+                total += psutil.Process(pid).memory_info().rss
+        sizes[name] = total / 2**20
+    return sizes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--invokes", type=int, default=200)
+    parser.add_argument("--executions", type=int, default=20)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-embedded-cloud-") as tmp:
+        ls_port, sm_port = _free_ports(2)
+        settings = load_settings().replace(
+            target="local", home=Path(tmp), localstack_port=ls_port, sagemaker_port=sm_port
+        )
+        stack.up(settings)  # builds nothing new when the venv is cached; warms the OS file cache
+        stack.down(settings)
+        ups, downs = [], []
+        for _ in range(3):
+            ups.append(_cli(settings, "up"))
+            downs.append(_cli(settings, "down"))
+        print(f"harness up to ready (CLI, cold stack): median {statistics.median(ups):.2f} s  runs {ups}")
+        print(f"harness down:                          median {statistics.median(downs):.2f} s")
+
+        _cli(settings, "up")
+        try:
+            figures = _measure(settings, args.invokes, args.executions)
+            rss = _stack_rss_mb(settings)
+        finally:
+            _cli(settings, "down")
+
+    figures.update(
+        {
+            "up_ready_s": round(statistics.median(ups), 2),
+            "down_s": round(statistics.median(downs), 2),
+            "rss_mb": {k: round(v) for k, v in rss.items()},
+            "rss_total_mb": round(sum(rss.values())),
+        }
+    )
+    print(f"RSS after the runs: {', '.join(f'{k} {v:.0f} MB' for k, v in rss.items())}")
+    print(json.dumps(figures))
+
+
+def _measure(settings: Settings, invokes: int, executions: int) -> dict[str, object]:
+    target = target_for(settings)
+    lam = target.client("lambda", config=botocore.config.Config(retries={"max_attempts": 0}))
+    sfn = target.client("stepfunctions")
+    name = deploy(lam, ECHO, prefix="bench")
+    arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+
+    lam.invoke(FunctionName=name, Payload=b"{}")  # cold start
+    times = []
+    for _ in range(invokes):
+        started = time.perf_counter()
+        response = lam.invoke(FunctionName=name, Payload=b'{"value": 1}')
+        response["Payload"].read()
+        times.append((time.perf_counter() - started) * 1000)
+    p50, p95 = statistics.median(times), _percentile(times, 95)
+    print(f"warm invoke ({invokes}): p50 {p50:.1f} ms  p95 {p95:.1f} ms")
+
+    task = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": arn, "Payload.$": "$"},
+        "OutputPath": "$.Payload",
+    }
+    definition = {
+        "StartAt": "One",
+        "States": {
+            "One": {**task, "Next": "Two"},
+            "Two": {**task, "Next": "Three"},
+            "Three": {**task, "End": True},
+        },
+    }
+    machine = sfn.create_state_machine(
+        name=f"{name}-chain", definition=json.dumps(definition), roleArn=ROLE_ARN
+    )["stateMachineArn"]
+    durations = []
+    for i in range(executions + 1):
+        started = time.perf_counter()
+        execution_arn = sfn.start_execution(stateMachineArn=machine, input='{"value": 0}')["executionArn"]
+        while (execution := sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING":
+            time.sleep(0.002)
+        elapsed = (time.perf_counter() - started) * 1000
+        assert execution["status"] == "SUCCEEDED" and json.loads(execution["output"]) == {"value": 3}, (
+            execution
+        )
+        if i:  # the first one warms the state machine
+            durations.append(elapsed)
+    chain_p50 = statistics.median(durations)
+    print(f"3-task Lambda chain ({executions} executions): p50 {chain_p50:.1f} ms")
+    return {
+        "warm_invoke_p50_ms": round(p50, 1),
+        "warm_invoke_p95_ms": round(p95, 1),
+        "chain3_p50_ms": round(chain_p50, 1),
+    }
+
+
+if __name__ == "__main__":
+    main()

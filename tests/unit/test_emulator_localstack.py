@@ -1,0 +1,78 @@
+"""LocalStack launch settings and venv reuse (no LocalStack process, no pip: the e2e tests run those)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.config import Settings
+from harness.emulator import localstack, stack
+
+
+def _settings(tmp_path: Path, **changes: object) -> Settings:
+    return Settings(home=tmp_path / "home", cache_dir=tmp_path / "cache", **changes)  # type: ignore[arg-type]
+
+
+def test_launch_spec_binds_loopback_and_keeps_state_in_home(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://elsewhere:1")
+    monkeypatch.setenv("PYTHONPATH", "/somewhere/else")
+    spec = localstack.launch_spec(_settings(tmp_path, localstack_port=4999), Path("/venv/bin/python"))
+
+    assert spec.cmd == ["/venv/bin/python", "-m", "localstack.runtime.main"]
+    assert spec.env["GATEWAY_LISTEN"] == "127.0.0.1:4999" and spec.env["GATEWAY_SERVER"] == "hypercorn"
+    assert spec.env["LAMBDA_RUNTIME_EXECUTOR"] == "local"
+    assert spec.env["LAMBDA_EXECUTOR_PYTHON"] == sys.executable
+    assert spec.env["TMPDIR"] == str((tmp_path / "home" / "localstack" / "tmp").resolve())
+    assert "AWS_ENDPOINT_URL" not in spec.env and "PYTHONPATH" not in spec.env
+    assert spec.health_url == "http://127.0.0.1:4999/_localstack/health"
+
+
+def test_a_complete_venv_is_reused_without_running_pip(tmp_path: Path, monkeypatch) -> None:
+    settings = _settings(tmp_path)
+    venv = localstack.venv_dir(settings)
+    python = localstack.venv_python(venv)
+    python.parent.mkdir(parents=True)
+    python.touch()
+    marker = {**localstack.wanted_marker(), "plugin": localstack.plugin_digest()}
+    (venv / ".harness-venv.json").write_text(json.dumps(marker))
+
+    def no_subprocess(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"unexpected subprocess {args}")
+
+    monkeypatch.setattr(subprocess, "run", no_subprocess)
+    assert localstack.ensure_venv(settings) == python
+
+
+def test_an_outdated_plugin_is_reinstalled_and_a_failed_step_is_named(tmp_path: Path, monkeypatch) -> None:
+    settings = _settings(tmp_path)
+    venv = localstack.venv_dir(settings)
+    localstack.venv_python(venv).parent.mkdir(parents=True)
+    localstack.venv_python(venv).touch()
+    (venv / ".harness-venv.json").write_text(json.dumps({**localstack.wanted_marker(), "plugin": "old"}))
+    calls: list[list[str]] = []
+
+    def failing_run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 1)
+
+    monkeypatch.setattr(subprocess, "run", failing_run)
+    with pytest.raises(
+        localstack.LocalStackSetupError, match="installing the local Lambda executor plugin failed"
+    ):
+        localstack.ensure_venv(settings)
+    assert len(calls) == 1 and "--no-deps" in calls[0], "only the plugin, not the whole venv"
+
+
+def test_status_without_a_running_stack(tmp_path: Path) -> None:
+    statuses = stack.status(_settings(tmp_path, localstack_port=4998))
+
+    assert [(s.name, s.running, s.pid) for s in statuses] == [
+        ("localstack", False, None),
+        ("sagemaker", False, None),
+    ]
+    assert statuses[0].url == "http://127.0.0.1:4998"
+    assert stack.down(_settings(tmp_path)) == [("sagemaker", "not running"), ("localstack", "not running")]

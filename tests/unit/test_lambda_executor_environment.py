@@ -1,0 +1,136 @@
+"""The executor's execution environment, run for real: awslambdaric in a child process, no LocalStack.
+
+These cover what the plugin adds around the runtime (timeouts, crashes, init errors, log framing);
+the LocalStack side is covered by tests/e2e.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from harness.emulator.lambda_executor.local_lambda_executor.environment import ExecutionProcess, FunctionSpec
+from harness.emulator.lambda_executor.local_lambda_executor.runtime_api import Invocation
+
+HANDLER = """
+import os, time
+
+print("initialising")
+CALLS = 0
+
+class Broken(Exception):
+    pass
+
+def handler(event, context):
+    global CALLS
+    CALLS += 1
+    print("event", event["action"])
+    if event["action"] == "fail":
+        raise Broken("it broke")
+    if event["action"] == "sleep":
+        time.sleep(5)
+    if event["action"] == "exit":
+        os._exit(7)
+    return {"calls": CALLS, "pid": os.getpid(), "flavour": os.environ["FLAVOUR"], "fn": context.function_name}
+"""
+
+
+def _process(tmp_path: Path, source: str = HANDLER, timeout_s: float = 0.5) -> ExecutionProcess:
+    (tmp_path / "app.py").write_text(source)
+    env = {
+        "FLAVOUR": "cheese",
+        "AWS_LAMBDA_FUNCTION_NAME": "scones",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+    }
+    spec = FunctionSpec(
+        python=sys.executable, handler="app.handler", task_root=tmp_path, env=env, timeout_s=timeout_s
+    )
+    return ExecutionProcess(spec)
+
+
+def _invoke(process: ExecutionProcess, action: str) -> tuple[dict, bool, str, str]:
+    request_id = str(uuid.uuid4())
+    outcome = process.invoke(
+        Invocation(
+            request_id=request_id,
+            payload=json.dumps({"action": action}).encode(),
+            function_arn="arn:aws:lambda:us-east-1:000000000000:function:scones",
+            deadline_ms=int(time.time() * 1000) + 500,
+        )
+    )
+    return json.loads(outcome.payload), outcome.is_error, outcome.logs, request_id
+
+
+@pytest.fixture
+def process(tmp_path: Path):
+    proc = _process(tmp_path)
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+def test_warm_invocations_reuse_the_process_and_frame_logs(process: ExecutionProcess) -> None:
+    first, error, logs, request_id = _invoke(process, "ok")
+    second, _, second_logs, second_id = _invoke(process, "ok")
+
+    assert not error and first["flavour"] == "cheese" and first["fn"] == "scones"
+    assert (second["calls"], second["pid"]) == (2, first["pid"])
+    assert logs.index("initialising") < logs.index(f"START RequestId: {request_id}")
+    assert "Init Duration:" in logs and "Init Duration:" not in second_logs
+    assert second_logs.splitlines()[:3] == [
+        f"START RequestId: {second_id} Version: $LATEST",
+        "event ok",
+        f"END RequestId: {second_id}",
+    ]
+    assert second_logs.splitlines()[3].startswith(f"REPORT RequestId: {second_id}\tDuration: ")
+
+
+def test_handler_exception_is_an_unhandled_error_with_its_class(process: ExecutionProcess) -> None:
+    body, error, logs, request_id = _invoke(process, "fail")
+
+    assert error
+    assert (body["errorType"], body["errorMessage"], body["requestId"]) == ("Broken", "it broke", request_id)
+    assert any('raise Broken("it broke")' in line for line in body["stackTrace"])
+    assert "[ERROR] Broken: it broke" in logs
+    assert _invoke(process, "ok")[0]["calls"] == 2, "an exception does not restart the environment"
+
+
+def test_timeout_kills_and_reinitialises(process: ExecutionProcess) -> None:
+    pid = _invoke(process, "ok")[0]["pid"]
+    started = time.monotonic()
+    body, error, logs, request_id = _invoke(process, "sleep")
+    elapsed = time.monotonic() - started
+
+    assert error and body["errorType"] == "Sandbox.Timedout"
+    assert body["errorMessage"] == f"RequestId: {request_id} Error: Task timed out after 0.50 seconds"
+    assert f"{request_id} Task timed out after 0.50 seconds" in logs and "Status: timeout" in logs
+    assert elapsed < 3
+    after = _invoke(process, "ok")[0]
+    assert after["calls"] == 1 and after["pid"] != pid
+
+
+def test_runtime_exit_fails_the_invocation_and_restarts(process: ExecutionProcess) -> None:
+    body, error, _, request_id = _invoke(process, "exit")
+
+    assert error and body == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status 7",
+    }
+    assert _invoke(process, "ok")[0]["calls"] == 1
+
+
+def test_import_error_is_reported_on_invoke(tmp_path: Path) -> None:
+    process = _process(tmp_path, source="import no_such_module_for_scones\n")
+    process.start()
+    try:
+        body, error, _, _ = _invoke(process, "ok")
+    finally:
+        process.stop()
+
+    assert error and body["errorType"] == "Runtime.ImportModuleError"
+    assert "No module named 'no_such_module_for_scones'" in body["errorMessage"]

@@ -2,7 +2,8 @@
 
 Starts its own stack (free ports, temporary home; the LocalStack venv must already be built: run
 ``harness up`` once), then measures:
-- ``harness up`` to ready: the real CLI as a user runs it, cold (no stack running), median of 3;
+- ``harness up`` to ready: the real CLI as a user runs it, cold (no stack running), median of 3,
+  and ``stack.up()`` in-process (the same minus the CLI's own import time);
 - warm invoke p50/p95 of a trivial Python function through LocalStack's Lambda API;
 - p50 of a Standard state machine of 3 ``lambda:invoke`` tasks (client-side: start to SUCCEEDED seen);
 - RSS of the whole stack after that work (LocalStack, its Lambda runtimes, the SageMaker emulator).
@@ -99,11 +100,16 @@ def main() -> None:
         )
         stack.up(settings)  # builds nothing new when the venv is cached; warms the OS file cache
         stack.down(settings)
-        ups, downs = [], []
+        ups, downs, in_process = [], [], []
         for _ in range(3):
             ups.append(_cli(settings, "up"))
             downs.append(_cli(settings, "down"))
+            started = time.perf_counter()
+            stack.up(settings)
+            in_process.append(time.perf_counter() - started)
+            stack.down(settings)
         print(f"harness up to ready (CLI, cold stack): median {statistics.median(ups):.2f} s  runs {ups}")
+        print(f"stack.up() in-process (no CLI import): median {statistics.median(in_process):.2f} s")
         print(f"harness down:                          median {statistics.median(downs):.2f} s")
 
         _cli(settings, "up")
@@ -116,6 +122,7 @@ def main() -> None:
     figures.update(
         {
             "up_ready_s": round(statistics.median(ups), 2),
+            "stack_up_in_process_s": round(statistics.median(in_process), 2),
             "down_s": round(statistics.median(downs), 2),
             "rss_mb": {k: round(v) for k, v in rss.items()},
             "rss_total_mb": round(sum(rss.values())),

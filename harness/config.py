@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 TARGETS = ("local", "localstack", "aws")
+# builtin: SageMaker's image-classification image; image: the project's own (training/Dockerfile).
+ALGORITHMS = ("builtin", "image")
 CONFIG_FILE = "harness.toml"
 ENV_PREFIX = "HARNESS_"
 
@@ -56,6 +58,8 @@ class Settings:
     num_layers: int | None = None
     # The project's training/serving image (ECR URI); unset = the built-in image-classification image.
     training_image: str | None = None
+    # builtin | image; unset = image when training_image is set, else builtin (see docs/parity.md).
+    algorithm: str | None = None
     endpoint_name: str = "scones-image-classifier"
     execution_role_arn: str | None = None
 
@@ -79,6 +83,13 @@ class Settings:
             raise SettingsError(f"epochs must be at least 1, got {self.epochs}")
         if not self.bucket:
             raise SettingsError("bucket must not be empty")
+        if self.algorithm not in (None, *ALGORITHMS):
+            raise SettingsError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {self.algorithm!r}")
+        if self.algorithm == "image" and not self.training_image:
+            raise SettingsError(
+                "algorithm 'image' needs training_image: the URI of the project's training/serving image "
+                "(an ECR URI on aws, scones-training:latest under docker compose; see docs/parity.md)"
+            )
         if self.data_prefix and not self.data_prefix.endswith("/"):
             self.data_prefix += "/"
         self.capture_prefix = self.capture_prefix.strip("/")

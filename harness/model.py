@@ -73,7 +73,9 @@ def builtin_image_uri(region: str) -> str:
 
 
 def image_uri(settings: Settings) -> str:
-    """The training/serving image: the project's own image when configured, else the built-in one."""
+    """The training/serving image: the built-in one, or the project's own (``algorithm`` image)."""
+    if settings.algorithm == "builtin":
+        return builtin_image_uri(settings.region)
     return settings.training_image or builtin_image_uri(settings.region)
 
 

@@ -74,11 +74,13 @@ def check_input_config(config: dict, channels_present: set[str]) -> None:
             )
         mode = spec.get("TrainingInputMode", "File")
         if mode not in ("File", "FastFile"):
-            raise DataError(f"channel '{name}' uses TrainingInputMode {mode}; only File (and FastFile) are supported")
+            raise DataError(
+                f"channel '{name}' uses TrainingInputMode {mode}; only File (and FastFile) are supported"
+            )
 
 
 def read_manifests(lst_dir: Path, num_classes: int) -> list[tuple[int, str]]:
-    """All ``(class, relative path)`` entries of the ``.lst`` files in ``lst_dir``, in file then line order."""
+    """All ``(class, relative path)`` entries of the ``.lst`` files in ``lst_dir``, in file and line order."""
     if not lst_dir.is_dir():
         raise DataError(f"manifest channel folder {lst_dir} does not exist")
     files = sorted(p for p in lst_dir.rglob("*.lst") if p.is_file())

@@ -36,7 +36,9 @@ OUTPUT_NAME = "probabilities"
 class Deployable(nn.Module):
     """Raw pixels in, probabilities out (see the module docstring)."""
 
-    def __init__(self, net: nn.Module, mean: torch.Tensor, std: torch.Tensor, flip_average: bool = True) -> None:
+    def __init__(
+        self, net: nn.Module, mean: torch.Tensor, std: torch.Tensor, flip_average: bool = True
+    ) -> None:
         super().__init__()
         self.net = net
         self.register_buffer("mean", mean.reshape(1, -1, 1, 1).float())

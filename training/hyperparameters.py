@@ -235,7 +235,9 @@ def parse_hyperparameters(raw: Mapping[str, Any]) -> Hyperparameters:
     if not isinstance(raw, Mapping):
         raise HyperparameterError("hyperparameters.json must hold a JSON object of name -> value")
     given = {
-        str(k): str(v) for k, v in raw.items() if not (str(k).startswith("sagemaker_") or str(k).startswith("_"))
+        str(k): str(v)
+        for k, v in raw.items()
+        if not (str(k).startswith("sagemaker_") or str(k).startswith("_"))
     }
     unknown = sorted(set(given) - set(PARSERS))
     if unknown:
@@ -264,9 +266,13 @@ def _check_consistency(hp: Hyperparameters) -> None:
             "weights; train from scratch (use_pretrained_model=0)"
         )
     if hp.multi_label:
-        raise HyperparameterError("multi_label=1 is not supported: this trainer does single-label classification")
+        raise HyperparameterError(
+            "multi_label=1 is not supported: this trainer does single-label classification"
+        )
     if hp.num_classes < 2:
-        raise HyperparameterError(f"hyperparameter num_classes={hp.num_classes} is invalid: expected at least 2")
+        raise HyperparameterError(
+            f"hyperparameter num_classes={hp.num_classes} is invalid: expected at least 2"
+        )
     if hp.checkpoint_frequency is not None and hp.checkpoint_frequency > hp.epochs:
         raise HyperparameterError(
             f"hyperparameter checkpoint_frequency={hp.checkpoint_frequency} is invalid: "
@@ -278,6 +284,6 @@ def _check_consistency(hp: Hyperparameters) -> None:
         )
     if hp.resize is not None and hp.resize < min(hp.image_shape[1:]):
         raise HyperparameterError(
-            f"hyperparameter resize={hp.resize} is invalid: the shorter side must be at least the image_shape "
-            f"height/width ({min(hp.image_shape[1:])}) so that the crop fits"
+            f"hyperparameter resize={hp.resize} is invalid: the shorter side must be at least the "
+            f"image_shape height/width ({min(hp.image_shape[1:])}) so that the crop fits"
         )

@@ -50,7 +50,9 @@ def decode_image(data: bytes, image_shape: tuple[int, int, int], resize: int | N
     except ImageDecodeError:
         raise
     except UnidentifiedImageError:
-        raise ImageDecodeError(f"not an image in a known format (the body starts with {data[:16]!r})") from None
+        raise ImageDecodeError(
+            f"not an image in a known format (the body starts with {data[:16]!r})"
+        ) from None
     except Image.DecompressionBombError as exc:
         raise ImageDecodeError(str(exc)) from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt files raise these

@@ -52,7 +52,9 @@ class MXNetClassifier:
             data_shape = next(s["shape"] for s in shapes if s["name"] == "data")
             self.image_shape = tuple(int(v) for v in data_shape[1:])
         except (OSError, ValueError, KeyError, StopIteration, TypeError) as exc:
-            raise ModelLoadError(f"{model_dir / 'model-shapes.json'} is missing or has no 'data' shape: {exc}") from None
+            raise ModelLoadError(
+                f"{model_dir / 'model-shapes.json'} is missing or has no 'data' shape: {exc}"
+            ) from None
         self.resize = None
         self._mx = mx
         try:

@@ -78,13 +78,17 @@ class OnnxClassifier:
             self.resize = info.get("resize")
             self.input_name = info.get("input", "image")
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ModelLoadError(f"{model_dir / contract.MODEL_INFO} is unreadable or incomplete: {exc}") from None
+            raise ModelLoadError(
+                f"{model_dir / contract.MODEL_INFO} is unreadable or incomplete: {exc}"
+            ) from None
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         try:
             self.session = ort.InferenceSession(
-                str(model_dir / info.get("file", contract.MODEL_ONNX)), options, providers=["CPUExecutionProvider"]
+                str(model_dir / info.get("file", contract.MODEL_ONNX)),
+                options,
+                providers=["CPUExecutionProvider"],
             )
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
             raise ModelLoadError(f"cannot load the ONNX model in {model_dir}: {exc}") from None
@@ -139,10 +143,14 @@ def create_app(classifier: Classifier) -> Starlette:
     async def invocations(request: Request) -> Response:
         content_type = _media_type(request.headers.get("content-type", ""))
         if content_type not in IMAGE_TYPES:
-            return _error(415, f"unsupported Content-Type {content_type or '(none)'!r}; send {', '.join(IMAGE_TYPES)}")
+            return _error(
+                415, f"unsupported Content-Type {content_type or '(none)'!r}; send {', '.join(IMAGE_TYPES)}"
+            )
         response_type = _response_type(request.headers.get("accept"))
         if response_type is None:
-            return _error(406, f"unsupported Accept {request.headers['accept']!r}; accept {JSON} or {JSONLINES}")
+            return _error(
+                406, f"unsupported Accept {request.headers['accept']!r}; accept {JSON} or {JSONLINES}"
+            )
         body = await request.body()
         if len(body) > MAX_BODY:
             return _error(413, f"body of {len(body)} bytes is over the {MAX_BODY}-byte limit")
@@ -170,14 +178,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default=os.environ.get("SAGEMAKER_BIND_TO_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080")))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s %(levelname)s] %(message)s", stream=sys.stdout)
+    logging.basicConfig(
+        level=logging.INFO, format="[%(asctime)s %(levelname)s] %(message)s", stream=sys.stdout
+    )
     model_dir = args.model_dir or contract.model_dir()
     try:
         classifier = load_classifier(model_dir)
     except ModelLoadError as exc:
         log.error("%s", exc)
         return 1
-    log.info("loaded %s from %s (image_shape %s)", type(classifier).__name__, model_dir, classifier.image_shape)
+    log.info(
+        "loaded %s from %s (image_shape %s)", type(classifier).__name__, model_dir, classifier.image_shape
+    )
 
     import uvicorn  # imported late: only the running server needs it, not create_app's users
 

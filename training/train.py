@@ -26,6 +26,7 @@ a hyperparameter because the built-in algorithm has none.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
@@ -75,10 +76,9 @@ def configure_threads() -> int:
     wanted = os.environ.get("OMP_NUM_THREADS")
     threads = int(wanted) if wanted and wanted.isdigit() and int(wanted) > 0 else len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
-    try:
+    # RuntimeError: already set in this process (tests call fit() repeatedly).
+    with contextlib.suppress(RuntimeError):
         torch.set_num_interop_threads(1)
-    except RuntimeError:  # already set in this process (tests call train() repeatedly)
-        pass
     return threads
 
 
@@ -94,7 +94,9 @@ def read_config() -> tuple[Hyperparameters, dict]:
     input_config_path = config / "inputdataconfig.json"
     try:
         input_config = (
-            contract.read_json(input_config_path, "inputdataconfig.json") if input_config_path.exists() else {}
+            contract.read_json(input_config_path, "inputdataconfig.json")
+            if input_config_path.exists()
+            else {}
         )
     except ValueError as exc:
         raise ClientError(str(exc)) from None
@@ -103,13 +105,19 @@ def read_config() -> tuple[Hyperparameters, dict]:
     resources = contract.read_json(resource_path, "resourceconfig.json") if resource_path.exists() else {}
     hosts = resources.get("hosts", []) if isinstance(resources, dict) else []
     if len(hosts) > 1:
-        raise ClientError(f"distributed training is not supported: InstanceCount must be 1, got {len(hosts)} hosts")
+        raise ClientError(
+            f"distributed training is not supported: InstanceCount must be 1, got {len(hosts)} hosts"
+        )
     return hp, resources
 
 
 def load_data(hp: Hyperparameters) -> tuple[Dataset, Dataset]:
     train = load_channel(
-        contract.channel_dir("train"), contract.channel_dir("train_lst"), hp.num_classes, hp.image_shape, hp.resize
+        contract.channel_dir("train"),
+        contract.channel_dir("train_lst"),
+        hp.num_classes,
+        hp.image_shape,
+        hp.resize,
     )
     validation = load_channel(
         contract.channel_dir("validation"),
@@ -214,14 +222,19 @@ def fit(hp: Hyperparameters, train: Dataset, validation: Dataset, seed: int) -> 
     images = torch.from_numpy(train.images)
     labels = torch.from_numpy(train.labels)
     n_params = sum(p.numel() for p in net.parameters())
-    log.info("network: %s, %d parameters; %d training / %d validation images", describe(hp.num_layers),
-             n_params, len(train), len(validation))
+    log.info(
+        "network: %s, %d parameters; %d training / %d validation images",
+        describe(hp.num_layers),
+        n_params,
+        len(train),
+        len(validation),
+    )
 
     best_accuracy, best_epoch, best_state = -1.0, -1, None
     stale = 0
     started = time.monotonic()
     epoch = -1
-    for epoch in range(hp.epochs):  # noqa: B007 (used after the loop)
+    for epoch in range(hp.epochs):
         tic = time.monotonic()
         net.train()
         order = torch.randperm(len(train), generator=generator)
@@ -243,13 +256,19 @@ def fit(hp: Hyperparameters, train: Dataset, validation: Dataset, seed: int) -> 
         log.info("Epoch[%d] Validation-accuracy=%f", epoch, accuracy)
         if top_k is not None:
             log.info("Epoch[%d] Validation-top_k_accuracy_%d=%f", epoch, hp.top_k, top_k)
-        improved = best_accuracy <= 0 or (accuracy - best_accuracy) / best_accuracy > hp.early_stopping_tolerance
+        improved = (
+            best_accuracy <= 0 or (accuracy - best_accuracy) / best_accuracy > hp.early_stopping_tolerance
+        )
         if accuracy > best_accuracy:
             best_accuracy, best_epoch = accuracy, epoch
             best_state = copy.deepcopy(model.state_dict())
             log.info("Storing the best model with validation accuracy: %f", accuracy)
         stale = 0 if improved else stale + 1
-        if hp.early_stopping and epoch + 1 >= hp.early_stopping_min_epochs and stale >= hp.early_stopping_patience:
+        if (
+            hp.early_stopping
+            and epoch + 1 >= hp.early_stopping_min_epochs
+            and stale >= hp.early_stopping_patience
+        ):
             log.info("Early stopping at epoch %d: no improvement for %d epochs", epoch, stale)
             break
     assert best_state is not None
@@ -273,7 +292,9 @@ def train(seed: int = 0) -> Result:
         log.info("checkpoint_frequency=%d: only the best validation epoch is saved", hp.checkpoint_frequency)
     started = time.monotonic()
     train_data, validation_data = load_data(hp)
-    log.info("loaded %d + %d images in %.2f s", len(train_data), len(validation_data), time.monotonic() - started)
+    log.info(
+        "loaded %d + %d images in %.2f s", len(train_data), len(validation_data), time.monotonic() - started
+    )
     model, result = fit(hp, train_data, validation_data, seed)
     info = {
         "num_classes": hp.num_classes,
@@ -302,7 +323,9 @@ def train(seed: int = 0) -> Result:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s %(levelname)s] %(message)s", stream=sys.stdout)
+    logging.basicConfig(
+        level=logging.INFO, format="[%(asctime)s %(levelname)s] %(message)s", stream=sys.stdout
+    )
     seed_text = os.environ.get("TRAINING_SEED", "0")
     try:
         if not seed_text.isdigit():

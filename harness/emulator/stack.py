@@ -164,6 +164,11 @@ def _start_or_reuse(settings: Settings, launch: _Launch) -> tuple[ServiceRecord,
     path = pid_path(settings, launch.name)
     record = ServiceRecord.read(path)
     if record is not None and is_running(record):
+        if record.url != launch.url:
+            raise ServiceError(
+                f"{launch.name} of home {settings.home} already runs at {record.url}, not {launch.url}; "
+                "run 'harness down' first to change its port"
+            )
         return record, True
     if record is not None:
         stop(record)  # clears orphans of a service that died on its own

@@ -1,16 +1,20 @@
 """The ``embedded_cloud`` session fixture every e2e test builds on.
 
 By default it starts the whole embedded cloud (LocalStack + SageMaker emulator) once per session, on
-free ports and with its state in a temporary folder, so it never clashes with a stack a developer
-already runs on 4566; it stops it (by PID) at the end. When ``AWS_ENDPOINT_URL`` is set, it uses the
-cloud found there instead (for example ``docker compose up``) and neither starts nor stops anything.
+free ports and with its state in ``.harness/e2e/session-<pid>/``, so it never clashes with a stack a
+developer already runs on 4566 nor with another test session; it stops it (by PID) at the end. A
+killed run leaves its pid files there: ``harness --home .harness/e2e/session-<pid> down`` cleans up.
+When ``AWS_ENDPOINT_URL`` is set, it uses the cloud found there instead (for example
+``docker compose up``) and neither starts nor stops anything.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -18,6 +22,8 @@ import pytest
 from harness.config import Settings, load_settings
 from harness.emulator import stack
 from harness.emulator.process import is_healthy
+
+E2E_HOMES = Path(__file__).resolve().parents[2] / ".harness" / "e2e"
 
 
 def free_ports(count: int) -> list[int]:
@@ -40,7 +46,7 @@ def _port_of(url: str, name: str) -> int:
 
 
 @pytest.fixture(scope="session")
-def embedded_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def embedded_cloud() -> Iterator[Settings]:
     """Settings whose ``target_for(settings)`` reaches a running embedded cloud."""
     external = os.environ.get("AWS_ENDPOINT_URL")
     if external:
@@ -56,14 +62,13 @@ def embedded_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
         return
 
     localstack_port, sagemaker_port = free_ports(2)
+    home = E2E_HOMES / f"session-{os.getpid()}"
     settings = load_settings().replace(
-        target="local",
-        home=tmp_path_factory.mktemp("embedded-cloud"),
-        localstack_port=localstack_port,
-        sagemaker_port=sagemaker_port,
+        target="local", home=home, localstack_port=localstack_port, sagemaker_port=sagemaker_port
     )
     stack.up(settings)
     try:
         yield settings
     finally:
         stack.down(settings)
+    shutil.rmtree(home, ignore_errors=True)  # kept (with its logs) only when stopping failed

@@ -58,7 +58,7 @@ def test_malformed_manifest_lines_are_named(tmp_path: Path, line: str, message: 
 
 
 def test_missing_manifest_unsafe_path_and_unreadable_image_are_errors(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="no .lst manifest in"):
+    with pytest.raises(DataError, match=r"no \.lst manifest in"):
         read_manifests(tmp_path, 2)
     opt_ml = write_job(tmp_path / "job", {}, n_train=2, n_validation=2)
     train, lst = opt_ml / "input/data/train", opt_ml / "input/data/train_lst"
@@ -67,14 +67,17 @@ def test_missing_manifest_unsafe_path_and_unreadable_image_are_errors(tmp_path: 
         load_channel(train, lst, 2, (3, 16, 16))
     (train / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     (lst / "train.lst").write_text("0\t0\tbroken.png\n")
-    with pytest.raises(DataError, match="broken.png: .*(corrupt|not an image)"):
+    with pytest.raises(DataError, match=r"broken\.png: .*(corrupt|not an image)"):
         load_channel(train, lst, 2, (3, 16, 16))
 
 
 def test_input_config_rejects_recordio_unknown_channels_and_pipe_mode() -> None:
-    ok = {c: {"ContentType": "application/x-image"} for c in ("train", "validation", "train_lst", "validation_lst")}
+    ok = {
+        c: {"ContentType": "application/x-image"}
+        for c in ("train", "validation", "train_lst", "validation_lst")
+    }
     check_input_config(ok, set())
-    with pytest.raises(DataError, match="ContentType 'application/x-recordio'.*image format only"):
+    with pytest.raises(DataError, match=r"ContentType 'application/x-recordio'.*image format only"):
         check_input_config({**ok, "train": {"ContentType": "application/x-recordio"}}, set())
     with pytest.raises(DataError, match="incremental training from a model channel is not supported"):
         check_input_config({**ok, "model": {}}, set())

@@ -68,7 +68,9 @@ def test_string_values_are_parsed_to_their_types() -> None:
 
 
 def test_sdk_and_tuning_keys_are_ignored() -> None:
-    hp = parse_hyperparameters({**REQUIRED, "sagemaker_region": '"us-east-1"', "_tuning_objective_metric": "x"})
+    hp = parse_hyperparameters(
+        {**REQUIRED, "sagemaker_region": '"us-east-1"', "_tuning_objective_metric": "x"}
+    )
     assert hp.given == REQUIRED
 
 
@@ -85,7 +87,11 @@ def test_sdk_and_tuning_keys_are_ignored() -> None:
         ("learning_rate", "0", "a learning rate of 0 never trains"),
         ("momentum", "nan", "expected a number in [0, 1]"),
         ("optimizer", "adagrad", "expected one of sgd, adam, rmsprop, nag"),
-        ("num_layers", "19", "expected one of 20, 32, 44, 56, 110 (small images) or 18, 34, 50, 101, 152, 200"),
+        (
+            "num_layers",
+            "19",
+            "expected one of 20, 32, 44, 56, 110 (small images) or 18, 34, 50, 101, 152, 200",
+        ),
         ("image_shape", "32,32", "expected 'num_channels,height,width'"),
         ("image_shape", "4,32,32", "num_channels must be 3 (RGB) or 1 (grayscale)"),
         ("image_shape", "3,4,4", "height and width must be at least 8"),
@@ -110,16 +116,23 @@ def test_bad_values_name_the_key_and_what_is_accepted(key: str, value: str, expe
 
 
 def test_unknown_and_missing_keys_are_errors() -> None:
-    with pytest.raises(HyperparameterError, match="unknown hyperparameter.*num_layer\\b.*supported: .*num_layers"):
+    with pytest.raises(
+        HyperparameterError, match=r"unknown hyperparameter.*num_layer\b.*supported: .*num_layers"
+    ):
         parse_hyperparameters({**REQUIRED, "num_layer": "18"})
-    with pytest.raises(HyperparameterError, match="missing required hyperparameter.*num_training_samples"):
+    with pytest.raises(HyperparameterError, match=r"missing required hyperparameter.*num_training_samples"):
         parse_hyperparameters({"num_classes": "2"})
 
 
 def _run_trainer(opt_ml: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OPT_ML": str(opt_ml), "PYTHONPATH": str(REPO)}
     return subprocess.run(
-        [sys.executable, "-m", "training.train"], env=env, capture_output=True, text=True, timeout=120, cwd=REPO
+        [sys.executable, "-m", "training.train"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
     )
 
 
@@ -130,7 +143,9 @@ def _run_trainer(opt_ml: Path) -> subprocess.CompletedProcess[str]:
         ({"use_pretrained_model": "1"}, "ClientError: use_pretrained_model=1 is not supported"),
     ],
 )
-def test_trainer_writes_the_failure_file_for_bad_hyperparameters(tmp_path: Path, change: dict, reason: str) -> None:
+def test_trainer_writes_the_failure_file_for_bad_hyperparameters(
+    tmp_path: Path, change: dict, reason: str
+) -> None:
     opt_ml = write_job(tmp_path, {**REQUIRED, "image_shape": "3,16,16", **change}, n_train=4, n_validation=2)
     done = _run_trainer(opt_ml)
     assert done.returncode == 1
@@ -151,7 +166,11 @@ def test_trainer_fails_clearly_on_a_missing_channel_and_a_missing_image(tmp_path
         f.unlink()
     (opt_ml / "input" / "data" / "validation_lst").rmdir()
     assert _run_trainer(opt_ml).returncode == 1
-    assert (opt_ml / "output" / "failure").read_text().startswith("ClientError: channel 'validation_lst' is missing")
+    assert (
+        (opt_ml / "output" / "failure")
+        .read_text()
+        .startswith("ClientError: channel 'validation_lst' is missing")
+    )
 
     opt_ml = write_job(tmp_path / "b", hyperparameters, n_train=4, n_validation=2)
     (opt_ml / "input" / "data" / "train" / "train_0002.png").unlink()

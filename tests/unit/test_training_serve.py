@@ -39,7 +39,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             {"num_classes": "2", "num_training_samples": "32", "image_shape": "3,32,32", "epochs": "1"}
         )
         train, validation = trainer.load_data(hp)
-        model, result = trainer.fit(hp, train, validation, seed=0)
+        model, _ = trainer.fit(hp, train, validation, seed=0)
         save_model(model, {"num_classes": 2, "classes": [0, 1], "image_shape": [3, 32, 32], "resize": None})
     finally:
         del os.environ["OPT_ML"]
@@ -74,7 +74,9 @@ SAMPLE = bar_image(0, 32, np.random.default_rng(5))
         (_encode(Image.fromarray(SAMPLE), "PNG"), "image/png; charset=binary"),
     ],
 )
-def test_invocations_return_probabilities_in_class_order(model_dir: Path, body: bytes, content_type: str) -> None:
+def test_invocations_return_probabilities_in_class_order(
+    model_dir: Path, body: bytes, content_type: str
+) -> None:
     response = _post(model_dir, body, {"content-type": content_type})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
@@ -105,7 +107,12 @@ def test_jsonlines_accept_gives_the_builtin_prediction_shape(model_dir: Path) ->
 @pytest.mark.parametrize(
     ("body", "headers", "status", "message"),
     [
-        (b"not an image", {"content-type": "image/png"}, 400, "cannot decode the image/png body: not an image"),
+        (
+            b"not an image",
+            {"content-type": "image/png"},
+            400,
+            "cannot decode the image/png body: not an image",
+        ),
         (b"", {"content-type": "image/jpeg"}, 400, "empty body"),
         (png_bytes(SAMPLE)[:60], {"content-type": "image/png"}, 400, "corrupt or truncated image"),
         (png_bytes(SAMPLE), {"content-type": "text/csv"}, 415, "unsupported Content-Type 'text/csv'"),
@@ -184,11 +191,16 @@ def test_real_server_answers_concurrent_requests_consistently(server: str) -> No
     rng = np.random.default_rng(11)
     bodies = [png_bytes(bar_image(i % 2, 32, rng)) for i in range(8)]
     with httpx.Client(base_url=server, timeout=30) as client:
-        expected = [client.post("/invocations", content=b, headers={"content-type": "image/png"}).json() for b in bodies]
+        expected = [
+            client.post("/invocations", content=b, headers={"content-type": "image/png"}).json()
+            for b in bodies
+        ]
 
     def call(i: int) -> list[float]:
         with httpx.Client(base_url=server, timeout=30) as client:
-            response = client.post("/invocations", content=bodies[i % 8], headers={"content-type": "image/png"})
+            response = client.post(
+                "/invocations", content=bodies[i % 8], headers={"content-type": "image/png"}
+            )
             assert response.status_code == 200
             return response.json()
 
@@ -204,7 +216,12 @@ def test_real_server_answers_concurrent_requests_consistently(server: str) -> No
 def test_server_exits_with_a_clear_message_when_there_is_no_model(tmp_path: Path) -> None:
     env = {**os.environ, "OPT_ML": str(tmp_path), "PYTHONPATH": str(REPO), "SAGEMAKER_BIND_TO_PORT": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "training.serve"], env=env, capture_output=True, text=True, timeout=60, cwd=REPO
+        [sys.executable, "-m", "training.serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
     )
     assert done.returncode == 1
     assert f"no model in {tmp_path / 'model'}" in done.stdout

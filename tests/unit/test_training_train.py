@@ -29,7 +29,12 @@ def test_short_run_in_the_container_layout_writes_a_servable_model(tmp_path: Pat
     opt_ml = write_job(tmp_path, {**TINY, "epochs": "2"})
     env = {**os.environ, "OPT_ML": str(opt_ml), "PYTHONPATH": str(REPO), "TRAINING_SEED": "3"}
     done = subprocess.run(
-        [sys.executable, "-m", "training.train"], env=env, capture_output=True, text=True, timeout=300, cwd=REPO
+        [sys.executable, "-m", "training.train"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert not (opt_ml / "output" / "failure").exists()
@@ -100,7 +105,9 @@ def test_early_stopping_ends_training_after_patience_epochs_without_improvement(
 
 
 def test_step_schedule_has_the_aws_meaning_and_the_default_is_one_cycle() -> None:
-    hp = parse_hyperparameters({**TINY, "epochs": "6", "lr_scheduler_step": "2,4", "lr_scheduler_factor": "0.5"})
+    hp = parse_hyperparameters(
+        {**TINY, "epochs": "6", "lr_scheduler_step": "2,4", "lr_scheduler_factor": "0.5"}
+    )
     schedule = trainer.make_schedule(hp, steps_per_epoch=10)
     assert [schedule(s) for s in (0, 19, 20, 39, 40, 59)] == [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
     one_cycle = trainer.make_schedule(parse_hyperparameters({**TINY, "epochs": "10"}), steps_per_epoch=10)

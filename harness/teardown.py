@@ -1,0 +1,141 @@
+"""Delete what a run left behind: endpoint, endpoint configs, models, state machine, functions, data.
+
+On AWS an InService endpoint bills by the hour whether or not anything calls it, so
+``harness down --target aws`` (and ``harness run`` at its end) must be able to remove it,
+and everything named after it, without knowing which run created what. Names are the
+harness's own: the endpoint from the settings, models and endpoint configs whose names
+start with the training-job prefix, the functions and state machine of
+:mod:`harness.deploy`. Bucket data goes only when asked (``delete_data``): the staged data
+and trained models cost cents and take minutes to recreate. IAM roles are left: they cost
+nothing and are reused by the next deploy.
+
+Every deletion tolerates "already gone", so teardown can run twice or after a half-finished
+run. It uses only plain boto3 calls, so it works against any target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from harness import deploy
+from harness.config import Settings
+from harness.targets import Target
+
+# Model and endpoint-config names start with the training job's name (see model.job_name_for).
+MODEL_PREFIX = "scones-ic-"
+NOT_FOUND = {
+    "ValidationException",  # SageMaker: "Could not find endpoint ..."
+    "ResourceNotFound",
+    "ResourceNotFoundException",  # Lambda
+    "StateMachineDoesNotExist",
+    "NoSuchKey",
+    "NoSuchBucket",
+}
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class TeardownResult:
+    deleted: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def _gone(call: Callable[[], Any]) -> bool:
+    """Run a delete; ``True`` when it deleted, ``False`` when the resource was already gone."""
+    try:
+        call()
+        return True
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in NOT_FOUND:
+            return False
+        raise
+
+
+def delete_endpoint(sm: Any, name: str) -> bool:
+    """Delete the endpoint (the only hourly-billed resource); ``False`` when there was none."""
+    return _gone(lambda: sm.delete_endpoint(EndpointName=name))
+
+
+def _names(pages: Iterable[dict[str, Any]], key: str, name_key: str) -> list[str]:
+    return [item[name_key] for page in pages for item in page.get(key, [])]
+
+
+def teardown(
+    settings: Settings, target: Target, delete_data: bool = False, log: Log = lambda _m: None
+) -> TeardownResult:
+    """Delete the run's resources on ``target``; bucket data too when ``delete_data``."""
+    session = target.session()
+    sm, lam, sfn, s3 = (target.client(s, session=session) for s in ("sagemaker", "lambda", "stepfunctions", "s3"))
+    result = TeardownResult()
+
+    def record(what: str, deleted: bool) -> None:
+        (result.deleted if deleted else result.missing).append(what)
+        log(f"{'deleted' if deleted else 'not found'}: {what}")
+
+    # The endpoint first: its config and model cannot be in use once it is gone.
+    configs = set(
+        _names(
+            sm.get_paginator("list_endpoint_configs").paginate(NameContains=MODEL_PREFIX),
+            "EndpointConfigs",
+            "EndpointConfigName",
+        )
+    )
+    try:
+        current = sm.describe_endpoint(EndpointName=settings.endpoint_name)
+        configs.add(current["EndpointConfigName"])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in NOT_FOUND:
+            raise
+    record(f"endpoint {settings.endpoint_name}", delete_endpoint(sm, settings.endpoint_name))
+    models = set(
+        _names(sm.get_paginator("list_models").paginate(NameContains=MODEL_PREFIX), "Models", "ModelName")
+    )
+    for config in sorted(configs):
+        record(f"endpoint config {config}", _gone(lambda c=config: sm.delete_endpoint_config(EndpointConfigName=c)))
+    for name in sorted(models):
+        record(f"model {name}", _gone(lambda n=name: sm.delete_model(ModelName=n)))
+
+    machines = [
+        m["stateMachineArn"]
+        for page in sfn.get_paginator("list_state_machines").paginate()
+        for m in page["stateMachines"]
+        if m["name"] == deploy.STATE_MACHINE
+    ]
+    for arn in machines:
+        record(f"state machine {deploy.STATE_MACHINE}", _gone(lambda a=arn: sfn.delete_state_machine(stateMachineArn=a)))
+    if not machines:
+        record(f"state machine {deploy.STATE_MACHINE}", False)
+    for fn in deploy.FUNCTIONS:
+        record(f"function {fn}", _gone(lambda f=fn: lam.delete_function(FunctionName=f)))
+
+    if delete_data:
+        for prefix in data_prefixes(settings):
+            count = _delete_prefix(s3, settings.bucket, prefix)
+            record(f"s3://{settings.bucket}/{prefix} ({count} objects)", count > 0)
+    return result
+
+
+def data_prefixes(settings: Settings) -> list[str]:
+    """What the harness writes to the bucket: staged data, trained models, data capture."""
+    data = [settings.data_key(rel) for rel in ("train/", "test/", "train.lst", "test.lst")]
+    return [*data, f"{settings.model_prefix}/", f"{settings.capture_prefix}/"]
+
+
+def _delete_prefix(s3: Any, bucket: str, prefix: str) -> int:
+    """Delete every object under ``prefix`` (1000 per request, the API's maximum); returns the count."""
+    count = 0
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+            if keys:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+                count += len(keys)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in NOT_FOUND:
+            raise
+    return count

@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,22 +32,13 @@ from harness.config import Settings, load_settings
 from harness.emulator import stack
 from harness.emulator.process import ServiceRecord, group_members
 from harness.targets import target_for
+from tests.e2e.conftest import free_ports
 from tests.e2e.lambda_zip import ROLE_ARN, deploy
 
 ECHO = """
 def handler(event, context):
     return {"value": event.get("value", 0) + 1}
 """
-
-
-def _free_ports(count: int) -> list[int]:
-    socks = [socket.socket() for _ in range(count)]
-    for sock in socks:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in socks]
-    for sock in socks:
-        sock.close()
-    return ports
 
 
 def _cli(settings: Settings, *args: str) -> float:
@@ -94,7 +84,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-embedded-cloud-") as tmp:
-        ls_port, sm_port = _free_ports(2)
+        ls_port, sm_port = free_ports(2)
         settings = load_settings().replace(
             target="local", home=Path(tmp), localstack_port=ls_port, sagemaker_port=sm_port
         )

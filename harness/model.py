@@ -23,7 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from harness.config import Settings
-from harness.staging import CHANNELS
+from harness.layout import CHANNELS
 
 # The built-in image-classification algorithm's registry per region (the SageMaker Python SDK's
 # image_uri_config/image-classification.json, version 1); tests compare it with the SDK.

@@ -34,13 +34,9 @@ from PIL import Image as PILImage
 from harness import cifar
 from harness.cifar import CLASS_NAMES, SPLITS, Image
 from harness.config import Settings
+from harness.layout import MANIFESTS
 from harness.progress import Bars
 from harness.targets import target_for
-
-# Split -> the manifest's name. The SageMaker channels map train -> train/, validation -> test/,
-# train_lst -> train.lst, validation_lst -> test.lst.
-MANIFESTS = {"train": "train.lst", "test": "test.lst"}
-CHANNELS = {"train": "train/", "validation": "test/", "train_lst": "train.lst", "validation_lst": "test.lst"}
 
 # progress(files_done, files_total)
 StepCallback = Callable[[int, int], None]

@@ -70,7 +70,9 @@ def teardown(
 ) -> TeardownResult:
     """Delete the run's resources on ``target``; bucket data too when ``delete_data``."""
     session = target.session()
-    sm, lam, sfn, s3 = (target.client(s, session=session) for s in ("sagemaker", "lambda", "stepfunctions", "s3"))
+    sm, lam, sfn, s3 = (
+        target.client(s, session=session) for s in ("sagemaker", "lambda", "stepfunctions", "s3")
+    )
     result = TeardownResult()
 
     def record(what: str, deleted: bool) -> None:
@@ -96,7 +98,10 @@ def teardown(
         _names(sm.get_paginator("list_models").paginate(NameContains=MODEL_PREFIX), "Models", "ModelName")
     )
     for config in sorted(configs):
-        record(f"endpoint config {config}", _gone(lambda c=config: sm.delete_endpoint_config(EndpointConfigName=c)))
+        record(
+            f"endpoint config {config}",
+            _gone(lambda c=config: sm.delete_endpoint_config(EndpointConfigName=c)),
+        )
     for name in sorted(models):
         record(f"model {name}", _gone(lambda n=name: sm.delete_model(ModelName=n)))
 
@@ -107,7 +112,10 @@ def teardown(
         if m["name"] == deploy.STATE_MACHINE
     ]
     for arn in machines:
-        record(f"state machine {deploy.STATE_MACHINE}", _gone(lambda a=arn: sfn.delete_state_machine(stateMachineArn=a)))
+        record(
+            f"state machine {deploy.STATE_MACHINE}",
+            _gone(lambda a=arn: sfn.delete_state_machine(stateMachineArn=a)),
+        )
     if not machines:
         record(f"state machine {deploy.STATE_MACHINE}", False)
     for fn in deploy.FUNCTIONS:

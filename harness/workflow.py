@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import deploy as deploy_mod
-from harness import executions, model, policies
+from harness import executions, model, policies, teardown
 from harness.config import Settings
 from harness.progress import Bars
 from harness.staging import stage_dataset
@@ -35,7 +35,8 @@ class RunOptions:
     executions: int | None = None  # None = every test image
     concurrency: int = 8
     report_dir: Path | None = None
-    keep_endpoint: bool = True
+    keep_endpoint: bool | None = None  # None: keep it on local targets, delete it at the end on aws
+    billable_ok: bool = False  # aws: the caller confirmed (--yes or a prompt) that the run may cost money
 
 
 @dataclass
@@ -75,6 +76,11 @@ def _bring_up(settings: Settings, target: Target, bars: Bars | None) -> None:
             if not service.healthy:
                 raise WorkflowError(f"embedded {service.name} is not healthy: {service.note or service.url}")
     elif target.name == "localstack":
+        if settings.algorithm == "builtin" or not settings.training_image:
+            raise WorkflowError(
+                "target localstack runs training in containers, which cannot pull AWS's built-in image: "
+                "set algorithm = 'image', training_image = 'scones-training:latest' (built by docker compose)"
+            )
         s3 = target.client("s3")
         try:
             s3.list_buckets()
@@ -114,10 +120,38 @@ def run(
     bars: Bars | None = None,
     log: Callable[[str], None] = lambda _m: None,
 ) -> RunResult:
-    """Run every phase; raises :class:`WorkflowError` naming the phase that failed."""
-    target = target_for(settings)
-    result = RunResult()
+    """Run every phase; raises :class:`WorkflowError` naming the phase that failed.
 
+    On aws nothing billable is created unless ``options.billable_ok``, and unless the endpoint is to be
+    kept it is deleted at the end, also when a later phase failed.
+    """
+    target = target_for(settings)
+    if not target.is_local and not options.billable_ok:
+        raise WorkflowError(
+            f"target {target.name} creates billable resources (a training job, an endpoint): "
+            "confirm with --yes (see `harness doctor` for the estimate)"
+        )
+    keep = target.is_local if options.keep_endpoint is None else options.keep_endpoint
+    result = RunResult()
+    try:
+        _run_phases(settings, options, target, result, bars, log)
+    finally:
+        if not keep and "endpoint" in result.phases_s:
+            with _phase(result, "teardown", log):
+                sm = target.client("sagemaker")
+                if teardown.delete_endpoint(sm, settings.endpoint_name):
+                    log(f"deleted endpoint {settings.endpoint_name}")
+    return result
+
+
+def _run_phases(
+    settings: Settings,
+    options: RunOptions,
+    target: Target,
+    result: RunResult,
+    bars: Bars | None,
+    log: Callable[[str], None],
+) -> None:
     with _phase(result, "up", log):
         _bring_up(settings, target, bars)
     session = target.session()
@@ -175,8 +209,3 @@ def run(
             result.report_path = report.files.get("html")
             result.summary["capture_records"] = report.figures.get("records")
             result.summary["capture_accuracy"] = report.figures.get("accuracy")
-
-    if not options.keep_endpoint:
-        with _phase(result, "teardown", log):
-            sm.delete_endpoint(EndpointName=result.endpoint)
-    return result

@@ -11,7 +11,6 @@ import typer
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from harness.cli import HarnessError, app, console, settings_of
-from harness.report import ReportError, build_report
 from harness.targets import target_for
 
 
@@ -38,6 +37,8 @@ def report(
     ] = None,
 ) -> None:
     """Report on the endpoint's captured inferences: confidence, pass rate, accuracy, plots."""
+    from harness.report import ReportError, build_report  # pandas + matplotlib: only when reporting
+
     settings = settings_of(ctx)
     target = target_for(settings)
     # JSON is for machines: it writes files only when --out asks for them.

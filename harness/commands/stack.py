@@ -47,10 +47,28 @@ def up(
 
 
 @app.command()
-def down(ctx: typer.Context) -> None:
-    """Stop the embedded cloud this harness home started (by PID: SIGTERM, bounded wait, then SIGKILL)."""
+def down(
+    ctx: typer.Context,
+    delete_data: Annotated[
+        bool,
+        typer.Option(
+            "--delete-data", help="aws/localstack: also delete the staged data, models and captures."
+        ),
+    ] = False,
+) -> None:
+    """local: stop the embedded cloud this harness home started (by PID: SIGTERM, bounded wait, then
+    SIGKILL). aws/localstack: delete the endpoint, endpoint configs, models, state machine and functions."""
+    settings = settings_of(ctx)
+    if settings.target != "local":
+        from harness.targets import target_for
+        from harness.teardown import teardown
+
+        teardown(settings, target_for(settings), delete_data, log=lambda m: console.print(m, highlight=False))
+        if settings.target == "localstack":
+            console.print("the containers keep running: `docker compose down` stops them", highlight=False)
+        return
     try:
-        results = stack.down(settings_of(ctx))
+        results = stack.down(settings)
     except ServiceError as exc:
         raise HarnessError(str(exc)) from exc
     for name, outcome in results:

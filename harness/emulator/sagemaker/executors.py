@@ -171,11 +171,18 @@ class DockerRun:
 
 
 class DockerExecutor:
-    """Runs the image itself, like SageMaker and the SDK's local mode: ``docker run <image> train|serve``."""
+    """Runs the image itself, like SageMaker and the SDK's local mode: ``docker run <image> train|serve``.
+
+    ``network_mode`` (default: env ``SAGEMAKER_EMULATOR_DOCKER_NETWORK_MODE``) set to ``container:<name>``
+    runs the containers in that container's network namespace instead of publishing ports on the host:
+    when the emulator itself runs in a container (docker compose), 127.0.0.1:<port> is then the same
+    address for the emulator and the model server.
+    """
 
     name = "docker"
 
-    def __init__(self, client: Any = None):
+    def __init__(self, client: Any = None, network_mode: str | None = None):
+        self.network_mode = network_mode or os.environ.get("SAGEMAKER_EMULATOR_DOCKER_NETWORK_MODE") or None
         if client is None:
             try:
                 import docker  # optional at runtime: only this executor needs it
@@ -200,7 +207,12 @@ class DockerExecutor:
             "volumes": {str(spec.opt_ml.resolve()): {"bind": CONTAINER_OPT_ML, "mode": "rw"}},
             "labels": {"harness.emulator": "sagemaker"},
         }
-        if spec.port is not None:
+        if self.network_mode:
+            kwargs["network_mode"] = self.network_mode
+            if spec.port is not None:  # shared namespace: listen where the emulator will call
+                env["SAGEMAKER_BIND_TO_PORT"] = str(spec.port)
+                env["SAGEMAKER_BIND_TO_HOST"] = "127.0.0.1"
+        elif spec.port is not None:
             env["SAGEMAKER_BIND_TO_PORT"] = str(CONTAINER_PORT)
             env["SAGEMAKER_BIND_TO_HOST"] = "0.0.0.0"  # inside the container; published on 127.0.0.1
             kwargs["ports"] = {f"{CONTAINER_PORT}/tcp": ("127.0.0.1", spec.port)}

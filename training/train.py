@@ -206,7 +206,8 @@ def fit(hp: Hyperparameters, train: Dataset, validation: Dataset, seed: int) -> 
     """Train per ``hp``; return the deployable model with the best validation epoch's weights."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    net = build_model(hp.num_layers, hp.num_classes, hp.image_shape)
+    # channels_last: oneDNN's convolutions run ~25% faster in NHWC on CPU (measured, compact network).
+    net = build_model(hp.num_layers, hp.num_classes, hp.image_shape).to(memory_format=torch.channels_last)
     mean, std = channel_stats(train.images)
     model = Deployable(net, mean, std)
     optimizer = make_optimizer(hp, list(net.parameters()))
@@ -242,7 +243,7 @@ def fit(hp: Hyperparameters, train: Dataset, validation: Dataset, seed: int) -> 
         for step in range(steps_per_epoch):
             index = order[step * batch_size : (step + 1) * batch_size]
             pixels = augment(images[index].float(), hp.augmentation_type, generator)
-            logits = net(model.normalise(pixels))
+            logits = net(model.normalise(pixels).contiguous(memory_format=torch.channels_last))
             loss = loss_fn(logits, labels[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -273,6 +274,7 @@ def fit(hp: Hyperparameters, train: Dataset, validation: Dataset, seed: int) -> 
             break
     assert best_state is not None
     model.load_state_dict(best_state)
+    model.net.to(memory_format=torch.contiguous_format)  # plain NCHW for export
     model.eval()
     result = Result(best_epoch, best_accuracy, epoch + 1, time.monotonic() - started)
     return model, result

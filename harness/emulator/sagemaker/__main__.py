@@ -55,6 +55,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--max-endpoints", type=int, default=10, help="endpoints before ResourceLimitExceeded"
     )
+    parser.add_argument(
+        "--ping-timeout", type=float, default=120.0, help="seconds for a model server's /ping"
+    )
+    parser.add_argument("--stop-grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL")
     parser.add_argument("--log-level", default="info")
     return parser.parse_args(argv)
 
@@ -64,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for noisy in ("botocore", "boto3", "httpx", "httpcore", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         image_map = ImageMap.load(args.image_map)
         executor = make_executor(args.executor, image_map)
@@ -79,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         capture_flush_interval=args.capture_flush_seconds,
         max_training_jobs=args.max_training_jobs,
         max_endpoints=args.max_endpoints,
+        ping_timeout=args.ping_timeout,
+        stop_grace=args.stop_grace,
     )
     config = uvicorn.Config(
         create_app(backend),

@@ -77,6 +77,12 @@ def create_app(backend: SageMakerBackend, max_payload: int = MAX_PAYLOAD_BYTES) 
                 "executor": backend.executor.name,
                 "training_jobs": len(backend.jobs),
                 "endpoints": {name: ep.status for name, ep in list(backend.endpoints.items())},
+                # where each endpoint's model servers listen (for debugging and the benchmark)
+                "servers": {
+                    name: {v.name: v.server.url for v in ep.runtime.variants}
+                    for name, ep in list(backend.endpoints.items())
+                    if ep.runtime is not None
+                },
             }
         )
 

@@ -153,6 +153,7 @@ class TrainingRunner:
         job = self.job
         opt_ml = self.workdir / "opt_ml"
         sink: aws.LogSink | None = None
+        outcome: tuple[str, str, str | None] = ("Completed", "Training job completed", None)
         try:
             self._advance("Starting", "Preparing the instances for training")
             self.executor.check(job.image, "train")
@@ -169,25 +170,26 @@ class TrainingRunner:
             self._upload(opt_ml)
             if stopped:
                 raise JobStopped("stopped")
-            job.finish("Completed", "Training job completed")
         except JobStopped:
             if any((opt_ml / "model").glob("*")) and job.model_artifacts is None:
                 with contextlib.suppress(aws.S3Error):
                     self._upload(opt_ml)
-            job.finish("Stopped", "Training job stopped" if not job.max_runtime_hit else "MaxRuntimeExceeded")
-        except JobFailed as exc:
-            job.finish("Failed", "Training job failed", reason=str(exc))
-        except ExecutorError as exc:
-            job.finish("Failed", "Training job failed", reason=f"ClientError: {exc}")
-        except aws.S3Error as exc:
-            job.finish("Failed", "Training job failed", reason=f"ClientError: {exc}")
-        except Exception as exc:  # a bug here must still end the job, not leave it InProgress
-            job.finish(
-                "Failed", "Training job failed", reason=f"InternalServerError: {type(exc).__name__}: {exc}"
+            outcome = (
+                "Stopped",
+                "MaxRuntimeExceeded" if job.max_runtime_hit else "Training job stopped",
+                None,
             )
+        except JobFailed as exc:
+            outcome = ("Failed", "Training job failed", str(exc))
+        except (ExecutorError, aws.S3Error) as exc:
+            outcome = ("Failed", "Training job failed", f"ClientError: {exc}")
+        except Exception as exc:  # a bug here must still end the job, not leave it InProgress
+            outcome = ("Failed", "Training job failed", f"InternalServerError: {type(exc).__name__}: {exc}")
         finally:
+            # Logs first: whoever sees the final status may read the logs right away.
             if sink is not None:
                 sink.close()
+            job.finish(outcome[0], outcome[1], reason=outcome[2])
             self.on_change(job)
 
     def _download(self, opt_ml: Path) -> None:

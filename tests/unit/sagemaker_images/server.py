@@ -41,7 +41,9 @@ async def invocations(request):
     accept = request.headers.get("accept")
     headers = {}
     if "x-amzn-sagemaker-custom-attributes" in request.headers:
-        headers["X-Amzn-SageMaker-Custom-Attributes"] = "echo:" + request.headers["x-amzn-sagemaker-custom-attributes"]
+        headers["X-Amzn-SageMaker-Custom-Attributes"] = (
+            "echo:" + request.headers["x-amzn-sagemaker-custom-attributes"]
+        )
     if accept == "application/octet-stream":
         return Response(body, media_type="application/octet-stream", headers=headers)
     if accept == "text/csv":

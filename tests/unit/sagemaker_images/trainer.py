@@ -39,10 +39,19 @@ if mode == "sleep":
     time.sleep(float(hps.get("seconds", "30")))
 
 files = {
-    name: sorted(str(p.relative_to(root / "input" / "data" / name)) for p in (root / "input" / "data" / name).rglob("*") if p.is_file())
+    name: sorted(
+        str(p.relative_to(root / "input" / "data" / name))
+        for p in (root / "input" / "data" / name).rglob("*")
+        if p.is_file()
+    )
     for name in channels
 }
-manifest = {"hyperparameters": hps, "channels": channels, "files": files, "env_job": os.environ.get("TRAINING_JOB_NAME")}
+manifest = {
+    "hyperparameters": hps,
+    "channels": channels,
+    "files": files,
+    "env_job": os.environ.get("TRAINING_JOB_NAME"),
+}
 (root / "model" / "manifest.json").write_text(json.dumps(manifest))
 (root / "output" / "data").mkdir(parents=True, exist_ok=True)
 (root / "output" / "data" / "metrics.txt").write_text("accuracy 0.9")

@@ -1,0 +1,298 @@
+"""Shared fixtures for the SageMaker emulator tests: moto's S3/Logs server and the emulator, both real
+HTTP servers on 127.0.0.1, driven with plain boto3.
+
+The emulator runs as ``python -m harness.emulator.sagemaker`` in a subprocess (what ``harness up``
+starts), with an image map that sends the test images to the tiny contract-following scripts in
+``tests/unit/sagemaker_images/``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.config
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGES = Path(__file__).resolve().parent / "sagemaker_images"
+TEST_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/emulator-test:latest"
+ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
+REGION = "us-east-1"
+CREDS = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": REGION}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def image_map(tmp: Path) -> Path:
+    path = tmp / "image-map.json"
+    entries = [
+        {
+            "image": r"123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com/emulator-test(:.*)?",
+            "train": ["{python}", str(IMAGES / "trainer.py")],
+            "serve": ["{python}", str(IMAGES / "server.py")],
+        },
+        {
+            "image": r"123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com/train-only(:.*)?",
+            "train": ["{python}", "-c", "0"],
+        },
+    ]
+    path.write_text(json.dumps(entries))
+    return path
+
+
+class Emulator:
+    """One emulator process; ``restart()`` keeps the state folder."""
+
+    def __init__(self, state_dir: Path, moto_url: str, imap: Path, *extra: str):
+        self.state_dir, self.moto_url, self.imap, self.extra = state_dir, moto_url, imap, extra
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.log = state_dir.parent / f"emulator-{self.port}.log"
+
+    def start(self) -> Emulator:
+        env = {
+            **os.environ,
+            "AWS_ENDPOINT_URL": self.moto_url,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": REGION,
+        }
+        env.pop("AWS_ENDPOINT_URL_SAGEMAKER", None)
+        cmd = [
+            sys.executable,
+            "-m",
+            "harness.emulator.sagemaker",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+        cmd += ["--state-dir", str(self.state_dir), "--image-map", str(self.imap), "--log-level", "warning"]
+        cmd += list(self.extra)
+        with self.log.open("ab") as fh:
+            self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"emulator exited: {self.log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/_emulator/health", timeout=1) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("emulator did not become healthy")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(timeout=10)
+
+    def restart(self) -> Emulator:
+        self.stop()
+        return self.start()
+
+    def flush_capture(self) -> dict[str, Any]:
+        req = urllib.request.Request(self.url + "/_emulator/capture/flush", method="POST")
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return json.loads(resp.read())
+
+    def client(self, service: str) -> Any:
+        config = botocore.config.Config(
+            retries={"mode": "standard", "max_attempts": 1}, max_pool_connections=32
+        )
+        return boto3.client(service, endpoint_url=self.url, config=config, **CREDS)
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3(moto_url: str) -> Any:
+    return boto3.client("s3", endpoint_url=moto_url, **CREDS)
+
+
+@pytest.fixture(scope="session")
+def logs(moto_url: str) -> Any:
+    return boto3.client("logs", endpoint_url=moto_url, **CREDS)
+
+
+@pytest.fixture(scope="session")
+def bucket(s3: Any) -> str:
+    name = f"emulator-tests-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(scope="session")
+def emulator_factory(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Start extra emulators (own state folder, own flags); all are stopped at the end."""
+    started: list[Emulator] = []
+    imap = image_map(tmp_path_factory.mktemp("imap"))
+
+    def make(*extra: str, state_dir: Path | None = None) -> Emulator:
+        state = state_dir or tmp_path_factory.mktemp("state") / "sagemaker"
+        emu = Emulator(state, moto_url, imap, *extra).start()
+        started.append(emu)
+        return emu
+
+    yield make
+    for emu in started:
+        emu.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator(emulator_factory: Any) -> Emulator:
+    return emulator_factory(
+        "--capture-flush-seconds",
+        "0.5",
+        "--ping-timeout",
+        "5",
+        "--stop-grace",
+        "3",
+        "--max-training-jobs",
+        "8",
+        "--max-endpoints",
+        "50",
+    )
+
+
+@pytest.fixture(scope="session")
+def sm(emulator: Emulator) -> Any:
+    return emulator.client("sagemaker")
+
+
+@pytest.fixture(scope="session")
+def smr(emulator: Emulator) -> Any:
+    return emulator.client("sagemaker-runtime")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def model_tar(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def put_model(s3: Any, bucket: str, version: str) -> str:
+    key = f"models/{version}-{uuid.uuid4().hex[:6]}/model.tar.gz"
+    s3.put_object(Bucket=bucket, Key=key, Body=model_tar({"version.txt": version}))
+    return f"s3://{bucket}/{key}"
+
+
+def deploy(
+    sm: Any,
+    name: str,
+    model_url: str | None,
+    *,
+    capture: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+    image: str = TEST_IMAGE,
+    wait: bool = True,
+    variants: list[tuple[str, float]] | None = None,
+) -> str:
+    """CreateModel + CreateEndpointConfig + CreateEndpoint (+ InService waiter); returns the config name."""
+    container: dict[str, Any] = {"Image": image, "Environment": env or {}}
+    if model_url:
+        container["ModelDataUrl"] = model_url
+    model = unique(f"{name}-model")
+    sm.create_model(ModelName=model, PrimaryContainer=container, ExecutionRoleArn=ROLE)
+    config = unique(f"{name}-config")
+    pvs = [
+        {
+            "VariantName": v,
+            "ModelName": model,
+            "InitialInstanceCount": 1,
+            "InstanceType": "ml.m5.large",
+            "InitialVariantWeight": w,
+        }
+        for v, w in (variants or [("AllTraffic", 1.0)])
+    ]
+    kwargs: dict[str, Any] = {"EndpointConfigName": config, "ProductionVariants": pvs}
+    if capture is not None:
+        kwargs["DataCaptureConfig"] = capture
+    sm.create_endpoint_config(**kwargs)
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=config)
+    if wait:
+        sm.get_waiter("endpoint_in_service").wait(
+            EndpointName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300}
+        )
+    return config
+
+
+def training_request(
+    name: str, bucket: str, *, hps: dict[str, str] | None = None, **overrides: Any
+) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "TrainingJobName": name,
+        "RoleArn": ROLE,
+        "AlgorithmSpecification": {"TrainingImage": TEST_IMAGE, "TrainingInputMode": "File"},
+        "HyperParameters": hps or {},
+        "InputDataConfig": [
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/train/"}
+                },
+                "ContentType": "application/x-image",
+            },
+            {
+                "ChannelName": "train_lst",
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/train.lst"}
+                },
+                "ContentType": "application/x-image",
+            },
+        ],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/output"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+    }
+    request.update(overrides)
+    return request
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0

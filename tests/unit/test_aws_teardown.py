@@ -1,0 +1,122 @@
+"""Nothing billable without consent, and nothing left running: the run's guard, its final teardown,
+and `harness down --target aws`, against moto's in-process AWS."""
+
+from __future__ import annotations
+
+import pytest
+from moto import mock_aws
+from typer.testing import CliRunner
+
+from harness import deploy, model, teardown, workflow
+from harness.cli import app
+from harness.config import Settings
+from harness.targets import target_for
+from harness.workflow import RunOptions, WorkflowError
+
+runner = CliRunner()
+SETTINGS = Settings(target="aws", bucket="teardown-bkt")
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        yield
+
+
+def _everything_deployed(settings: Settings = SETTINGS) -> None:
+    """What a finished `harness run --keep-endpoint` leaves: endpoint, config, model, functions, data."""
+    target = target_for(settings)
+    s3 = target.client("s3")
+    s3.create_bucket(Bucket=settings.bucket)
+    for key in (
+        "train/a.png",
+        "test/b.png",
+        "train.lst",
+        "test.lst",
+        "data_capture/x.jsonl",
+        "other/keep.txt",
+    ):
+        s3.put_object(Bucket=settings.bucket, Key=key, Body=b"x")
+    role = workflow.sagemaker_role(settings, target)
+    sm = target.client("sagemaker")
+    request = model.training_job_request(settings, "scones-ic-00000000000000aa", role, 10)
+    trained = model.train(sm, target.client("logs"), request, poll_s=0)
+    model.deploy_endpoint(sm, settings, trained, role)
+    deploy.deploy(settings, target)
+
+
+def _left(settings: Settings = SETTINGS) -> dict[str, list[str]]:
+    target = target_for(settings)
+    sm, lam, sfn, s3 = (target.client(s) for s in ("sagemaker", "lambda", "stepfunctions", "s3"))
+    return {
+        "endpoints": [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]],
+        "configs": [c["EndpointConfigName"] for c in sm.list_endpoint_configs()["EndpointConfigs"]],
+        "models": [m["ModelName"] for m in sm.list_models()["Models"]],
+        "functions": sorted(f["FunctionName"] for f in lam.list_functions()["Functions"]),
+        "machines": [m["name"] for m in sfn.list_state_machines()["stateMachines"]],
+        "objects": sorted(o["Key"] for o in s3.list_objects_v2(Bucket=settings.bucket).get("Contents", [])),
+    }
+
+
+def test_teardown_deletes_the_run_and_keeps_data_unless_asked(aws) -> None:
+    _everything_deployed()
+    before = _left()
+    assert before["endpoints"] == ["scones-image-classifier"] and len(before["functions"]) == 3
+    result = teardown.teardown(SETTINGS, target_for(SETTINGS))
+    after = _left()
+    assert after["endpoints"] == after["configs"] == after["models"] == after["functions"] == []
+    assert after["machines"] == []
+    assert after["objects"] == before["objects"]  # data stays without --delete-data
+    assert "endpoint scones-image-classifier" in result.deleted
+    again = teardown.teardown(SETTINGS, target_for(SETTINGS))  # idempotent: all already gone
+    assert again.deleted == [] and "endpoint scones-image-classifier" in again.missing
+
+
+def test_down_on_aws_with_delete_data_leaves_only_foreign_objects(aws) -> None:
+    _everything_deployed()
+    result = runner.invoke(app, ["--target", "aws", "--bucket", SETTINGS.bucket, "down", "--delete-data"])
+    assert result.exit_code == 0, result.output
+    assert "deleted: endpoint scones-image-classifier" in result.output
+    left = _left()
+    assert left["objects"] == ["other/keep.txt"] and left["endpoints"] == [] and left["functions"] == []
+
+
+def test_run_on_aws_creates_nothing_without_consent(aws) -> None:
+    with pytest.raises(WorkflowError, match="--yes"):
+        workflow.run(SETTINGS, RunOptions())
+    target = target_for(SETTINGS)
+    assert target.client("s3").list_buckets()["Buckets"] == []
+    assert target.client("iam").list_roles()["Roles"] == []
+    cli = runner.invoke(app, ["--target", "aws", "run"], input="")  # no terminal to ask on
+    assert cli.exit_code == 1 and "pass --yes" in cli.output
+
+
+@pytest.mark.parametrize(("keep", "endpoints_left"), [(None, []), (True, ["scones-image-classifier"])])
+def test_run_on_aws_deletes_the_endpoint_even_when_a_later_phase_fails(
+    aws, monkeypatch, keep, endpoints_left
+) -> None:
+    _everything_deployed()
+
+    def failing_phases(settings, options, target, result, bars, log) -> None:
+        result.phases_s["endpoint"] = 1.0  # the endpoint phase ran ...
+        raise WorkflowError("executions failed: boom")  # ... and a later one failed
+
+    monkeypatch.setattr(workflow, "_run_phases", failing_phases)
+    with pytest.raises(WorkflowError, match="boom"):
+        workflow.run(SETTINGS, RunOptions(billable_ok=True, keep_endpoint=keep))
+    assert _left()["endpoints"] == endpoints_left
+
+
+def test_algorithm_setting() -> None:
+    assert model.image_uri(Settings(algorithm="builtin", training_image=None)).endswith(
+        "/image-classification:1"
+    )
+    assert model.image_uri(Settings(training_image="x/y:1")) == "x/y:1"
+    assert model.image_uri(Settings(algorithm="builtin", training_image="x/y:1")).endswith("classification:1")
+    with pytest.raises(ValueError, match="algorithm 'image' needs training_image"):
+        Settings(algorithm="image")
+    with pytest.raises(ValueError, match="algorithm must be one of builtin, image"):
+        Settings(algorithm="mxnet")

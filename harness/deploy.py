@@ -144,18 +144,19 @@ def ensure_role(iam: Any, name: str, trust: dict, policy: dict, log: Log) -> tup
     return role["Arn"], changed
 
 
-def _retry_role_propagation(call: Callable[[], Any], attempts: int = 10) -> Any:
-    """IAM is eventually consistent on AWS: a fresh role can be refused by Lambda for a few seconds."""
+# Error codes with which services refuse a role IAM has not finished propagating (Lambda, Step Functions,
+# SageMaker); only those whose message talks about assuming the role are retried.
+_ROLE_NOT_READY_CODES = ("InvalidParameterValueException", "AccessDeniedException", "ValidationException")
+
+
+def retry_role_propagation(call: Callable[[], Any], attempts: int = 10) -> Any:
+    """IAM is eventually consistent on AWS: a fresh role can be refused for a few seconds."""
     for i in range(attempts):
         try:
             return call()
         except ClientError as exc:
-            message = exc.response.get("Error", {}).get("Message", "")
-            if (
-                _error_code(exc) != "InvalidParameterValueException"
-                or "assume" not in message
-                or i == attempts - 1
-            ):
+            message = exc.response.get("Error", {}).get("Message", "").lower()
+            if _error_code(exc) not in _ROLE_NOT_READY_CODES or "assume" not in message or i == attempts - 1:
                 raise
             time.sleep(min(2**i, 10))
     raise AssertionError("unreachable")
@@ -180,7 +181,7 @@ def ensure_function(
     except ClientError as exc:
         if _error_code(exc) != "ResourceNotFoundException":
             raise
-        created = _retry_role_propagation(
+        created = retry_role_propagation(
             lambda: lam.create_function(FunctionName=name, Code={"ZipFile": body}, Publish=False, **wanted)
         )
         lam.get_waiter("function_active_v2").wait(FunctionName=name)
@@ -196,7 +197,7 @@ def ensure_function(
     if current_env != env:
         differs.append("Environment")
     if differs:
-        _retry_role_propagation(lambda: lam.update_function_configuration(FunctionName=name, **wanted))
+        retry_role_propagation(lambda: lam.update_function_configuration(FunctionName=name, **wanted))
         lam.get_waiter("function_updated_v2").wait(FunctionName=name)
         changes.append(f"function {name}: {', '.join(differs)}")
     for change in changes:
@@ -212,7 +213,7 @@ def ensure_state_machine(sfn: Any, name: str, definition: str, role_arn: str, lo
             if sm["name"] == name:
                 arn = sm["stateMachineArn"]
     if arn is None:
-        arn = _retry_role_propagation(
+        arn = retry_role_propagation(
             lambda: sfn.create_state_machine(name=name, definition=definition, roleArn=role_arn)
         )["stateMachineArn"]
         log(f"created state machine {name}")

@@ -23,6 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from harness.config import Settings
+from harness.deploy import retry_role_propagation
 from harness.layout import CHANNELS
 
 # The built-in image-classification algorithm's registry per region (the SageMaker Python SDK's
@@ -226,7 +227,8 @@ def train(
         name = f"{name}-{int(time.time())}"
         request = {**request, "TrainingJobName": name}
     if not job or job["TrainingJobName"] != name:
-        sm.create_training_job(**request)
+        # A role created moments ago (first run on a fresh account) may not be assumable yet.
+        retry_role_propagation(lambda: sm.create_training_job(**request))
         log(f"started training job {name}")
     last_status = ""
     while True:

@@ -94,3 +94,34 @@ def test_local_target_functions_get_endpoint_variables() -> None:
     env = deploy.function_environment(settings, target_for(settings))
     assert env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] == "http://127.0.0.1:4577"
     assert env["ENDPOINT_NAME"] == "scones-image-classifier" and env["THRESHOLD"] == "0.93"
+
+
+def test_role_propagation_is_retried_only_for_assume_errors(monkeypatch) -> None:
+    from botocore.exceptions import ClientError
+
+    monkeypatch.setattr(deploy.time, "sleep", lambda _s: None)
+    calls = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "ValidationException",
+                        "Message": "Could not assume role arn:aws:iam::1:role/r",
+                    }
+                },
+                "CreateTrainingJob",
+            )
+        return "ok"
+
+    assert deploy.retry_role_propagation(flaky) == "ok" and len(calls) == 3
+
+    def broken() -> None:
+        raise ClientError(
+            {"Error": {"Code": "ValidationException", "Message": "bad channel"}}, "CreateTrainingJob"
+        )
+
+    with pytest.raises(ClientError, match="bad channel"):
+        deploy.retry_role_propagation(broken)

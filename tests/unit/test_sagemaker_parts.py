@@ -214,3 +214,54 @@ def test_docker_executor_serves_on_a_loopback_port_and_stops(tmp_path: Path):
     assert container.kwargs["environment"]["SAGEMAKER_BIND_TO_PORT"] == "8080"
     assert run.stop(3) == 137
     assert container.stopped_with == 3 and container.removed
+
+
+# ---- the keep-alive proxy pool
+def test_proxy_pool_reuses_connections_retries_stale_ones_and_times_out():
+    import asyncio
+
+    from harness.emulator.sagemaker.proxy import HttpPool, ProxyError, ProxyTimeout
+
+    async def scenario() -> None:
+        accepted = 0
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal accepted
+            accepted += 1
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(
+                next(
+                    line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+                ).split(b":")[1]
+            )
+            body = await reader.readexactly(length)
+            if body == b"slow":
+                await asyncio.sleep(5)
+            chunked = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n" + chunked
+            )
+            await writer.drain()
+            writer.close()  # keep-alive was promised, but the server drops the connection
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        pool = HttpPool(timeout=1.0)
+        first = await pool.post("127.0.0.1", port, "/invocations", b"x", {"content-type": "text/plain"})
+        assert (first.status, first.body, first.headers["content-type"]) == (
+            200,
+            b"hello world",
+            "text/plain",
+        )
+        await asyncio.sleep(0.05)
+        second = await pool.post("127.0.0.1", port, "/invocations", b"y", {})  # stale conn -> fresh one
+        assert second.body == b"hello world" and accepted == 2
+        with pytest.raises(ProxyTimeout):
+            await pool.post("127.0.0.1", port, "/invocations", b"slow", {})
+        server.close()
+        await server.wait_closed()
+        await pool.aclose()
+        with pytest.raises(ProxyError):
+            await pool.post("127.0.0.1", port, "/invocations", b"z", {})
+
+    asyncio.run(scenario())

@@ -3,7 +3,7 @@
 * ``POST /`` with ``X-Amz-Target: SageMaker.<Op>``: JSON 1.1 control plane, dispatched to the
   backend method of the same (snake_case) name.
 * ``POST /endpoints/{name}/invocations``: InvokeEndpoint, proxied to the variant's model server
-  through one pooled async HTTP client (the overhead budget is ~1-2 ms).
+  through one pool of keep-alive connections (proxy.py; the overhead budget is ~1-2 ms).
 * ``GET /_emulator/health``, ``POST /_emulator/capture/flush``: emulator-only helpers.
 
 Both services share one port, so ``AWS_ENDPOINT_URL_SAGEMAKER`` and
@@ -20,7 +20,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 from botocore import xform_name
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -38,6 +37,7 @@ from harness.emulator.sagemaker.errors import (
     ValidationError,
 )
 from harness.emulator.sagemaker.models import SageMakerBackend
+from harness.emulator.sagemaker.proxy import HttpPool, ProxyError, ProxyTimeout
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,7 @@ def create_app(backend: SageMakerBackend, max_payload: int = MAX_PAYLOAD_BYTES) 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await run_in_threadpool(backend.start)
-        state["client"] = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
-            timeout=httpx.Timeout(INVOKE_TIMEOUT_S, connect=5.0),
-        )
+        state["client"] = HttpPool(timeout=INVOKE_TIMEOUT_S)
         try:
             yield
         finally:
@@ -150,20 +147,20 @@ def create_app(backend: SageMakerBackend, max_payload: int = MAX_PAYLOAD_BYTES) 
         forward = {k: v for k in FORWARDED if (v := headers.get(k)) is not None}
         server.inflight += 1  # no await between pick() and here: see ModelServer.stop
         try:
-            resp = await state["client"].post(server.url + "/invocations", content=body, headers=forward)
-        except httpx.TimeoutException as exc:
+            resp = await state["client"].post("127.0.0.1", server.port, "/invocations", body, forward)
+        except ProxyTimeout as exc:
             raise _model_error(
                 backend,
                 name,
                 0,
                 "Your invocation timed out while waiting for a response from container primary.",
             ) from exc
-        except httpx.HTTPError as exc:
+        except ProxyError as exc:
             raise _model_error(backend, name, 0, f"Could not reach container primary: {exc}") from exc
         finally:
             server.inflight -= 1
-        if not 200 <= resp.status_code < 300:
-            raise _model_error(backend, name, resp.status_code, resp.text)
+        if not 200 <= resp.status < 300:
+            raise _model_error(backend, name, resp.status, resp.text)
         out_type = resp.headers.get("content-type", "application/json")
         out_headers = {
             "content-type": out_type,
@@ -183,13 +180,13 @@ def create_app(backend: SageMakerBackend, max_payload: int = MAX_PAYLOAD_BYTES) 
                     config=capture,
                     input_body=body,
                     input_type=headers.get("content-type", "application/octet-stream"),
-                    output_body=resp.content,
+                    output_body=resp.body,
                     output_type=out_type,
                     inference_id=headers.get("x-amzn-sagemaker-inference-id"),
                     time=dt.datetime.now(dt.UTC),
                 )
             )
-        return Response(resp.content, status_code=200, headers=out_headers)
+        return Response(resp.body, status_code=200, headers=out_headers)
 
     routes = [
         Route("/_emulator/health", health, methods=["GET"]),

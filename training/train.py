@@ -71,7 +71,9 @@ def configure_threads() -> int:
     """Use every core this process may run on, unless ``OMP_NUM_THREADS`` says otherwise.
 
     One inter-op thread: the graphs are sequential, and a second pool would only
-    compete with the intra-op threads for the same two cores.
+    compete with the intra-op threads for the same two cores. Idle threads wait
+    passively (``OMP_WAIT_POLICY``, set in ``training/__init__.py``), which keeps
+    a shared 2-core machine from being starved by spinning threads.
     """
     wanted = os.environ.get("OMP_NUM_THREADS")
     threads = int(wanted) if wanted and wanted.isdigit() and int(wanted) > 0 else len(os.sched_getaffinity(0))

@@ -118,4 +118,3 @@ import harness.commands  # noqa: E402,F401
 def main() -> None:
     """Console-script entry point."""
     app()
-

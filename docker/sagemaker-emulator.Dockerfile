@@ -10,7 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # What harness/emulator/sagemaker imports (tests/unit/test_compose.py keeps this list complete),
 # plus the docker SDK for the docker executor.
-RUN pip install --no-cache-dir "boto3>=1.40" "starlette>=0.37" "uvicorn>=0.30" "httpx>=0.27" "docker>=7"
+RUN pip install --no-cache-dir "boto3>=1.40" "starlette>=0.37" "uvicorn>=0.30" "h11>=0.14" "docker>=7"
 
 WORKDIR /opt/emulator
 COPY harness/__init__.py harness/

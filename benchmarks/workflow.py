@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from rich.console import Console  # noqa: E402
+
 from harness.config import load_settings  # noqa: E402
 from harness.emulator import stack  # noqa: E402
 from harness.workflow import RunOptions, run  # noqa: E402
@@ -54,6 +56,7 @@ def main() -> int:
         print(f"dataset not found: {args.dataset}", file=sys.stderr)
         return 2
 
+    console = Console(stderr=True)
     ls_port, sm_port = _free_ports(2)
     with tempfile.TemporaryDirectory(prefix="bench-workflow-") as home:
         settings = load_settings(environ={}).replace(
@@ -67,7 +70,7 @@ def main() -> int:
         )
         start = time.perf_counter()
         try:
-            result = run(settings, options, log=lambda m: print(f"  {m}", file=sys.stderr))
+            result = run(settings, options, log=lambda m: console.print(f"  {m}", highlight=False))
         finally:
             stack.down(settings)
         wall = time.perf_counter() - start

@@ -40,7 +40,7 @@ HYPERPARAMETERS = {"num_classes": "2", "num_training_samples": "1000", "image_sh
 
 def stage(dataset: Path, out: Path) -> None:
     harness = Path(sys.executable).parent / "harness"
-    command = [str(harness)] if harness.exists() else [sys.executable, "-m", "harness.cli"]
+    command = [str(harness)] if harness.exists() else [sys.executable, "-m", "harness"]
     subprocess.run([*command, "stage", "--dataset", str(dataset), "--out", str(out)], check=True, cwd=REPO)
     for name in ("train.lst", "test.lst"):
         if not (out / name).is_file():

@@ -18,7 +18,7 @@ local emulator:
   hyperparameter, missing channel, unreadable image) and ``AlgorithmError:``
   otherwise, as the built-in algorithms' failure reasons do.
 
-The recipe (compact ResNet-9, one-cycle SGD, label smoothing 0.1, crop + flip,
+The recipe (compact ResNet-9, one-cycle SGD, crop + flip,
 flip-averaged predictions) is what the defaults give; see training/README.md.
 ``TRAINING_SEED`` (environment, default 0) makes runs reproducible; it is not
 a hyperparameter because the built-in algorithm has none.
@@ -47,7 +47,11 @@ from training.hyperparameters import HyperparameterError, Hyperparameters, parse
 from training.models import build_model, describe
 
 log = logging.getLogger("training")
-LABEL_SMOOTHING = 0.1
+# No label smoothing: with 0.1 the model's top probability is capped near 0.95, so at the workflow's
+# 0.93 threshold only ~43% of the real test images passed the filter (all correct). Without it, 3 seeds
+# gave validation accuracy 0.925/0.945/0.935 (0.93/0.95/0.94 with 0.1) and 65-80% of the images passed
+# at 0.93, 97-99% of them correct: probabilities that mean what the threshold assumes.
+LABEL_SMOOTHING = 0.0
 EVAL_BATCH = 256
 
 

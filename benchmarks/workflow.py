@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import socket
 import sys
 import tempfile
 import time
@@ -31,22 +30,13 @@ from rich.console import Console  # noqa: E402
 from harness import executions  # noqa: E402
 from harness.config import load_settings  # noqa: E402
 from harness.emulator import stack  # noqa: E402
+from harness.emulator.process import free_ports  # noqa: E402
 from harness.targets import target_for  # noqa: E402
 from harness.workflow import RunOptions, run  # noqa: E402
 
 DATASET = ROOT.parent / "shared" / "data" / "cifar-100-mini.tar.gz"
 TARGET_TOTAL_S = 240.0
 TARGET_P50_MS = 150.0
-
-
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def main() -> int:
@@ -61,7 +51,7 @@ def main() -> int:
         return 2
 
     console = Console(stderr=True)
-    ls_port, sm_port = _free_ports(2)
+    ls_port, sm_port = free_ports(2)
     with tempfile.TemporaryDirectory(prefix="bench-workflow-") as home:
         settings = load_settings(environ={}).replace(
             target="local", home=Path(home), localstack_port=ls_port, sagemaker_port=sm_port

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +32,7 @@ from PIL import Image as PILImage
 from harness import cifar
 from harness.cifar import CLASS_NAMES, SPLITS, Image
 from harness.config import Settings
+from harness.files import write_atomic
 from harness.layout import MANIFESTS
 from harness.progress import Bars
 from harness.targets import target_for
@@ -136,18 +135,6 @@ def class_counts(dataset: StagedDataset) -> dict[str, dict[str, int]]:
 # Writers
 
 
-def _atomic_write(path: Path, body: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(body)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_tree(dataset: StagedDataset, out: Path, progress: StepCallback | None = None) -> StageResult:
     """Write the tree under ``out``; files that already hold the same bytes are left alone."""
     written: list[str] = []
@@ -158,7 +145,7 @@ def write_tree(dataset: StagedDataset, out: Path, progress: StepCallback | None 
         if target.is_file() and target.read_bytes() == f.body:
             unchanged += 1
         else:
-            _atomic_write(target, f.body)
+            write_atomic(target, f.body)
             written.append(f.path)
         if progress:
             progress(i, total)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import psutil
 
+from harness.files import write_atomic
+
 HEALTH_POLL_S = 0.05
 
 
@@ -49,7 +51,7 @@ class ServiceRecord:
             return None
 
     def write(self, pid_path: Path) -> None:
-        _write_atomic(pid_path, json.dumps(asdict(self), indent=2) + "\n")
+        write_atomic(pid_path, json.dumps(asdict(self), indent=2) + "\n")
 
 
 def spawn(
@@ -186,6 +188,18 @@ def _kill_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct 127.0.0.1 ports free a moment ago (held open together, so none repeats)."""
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
 def port_in_use(host: str, port: int) -> bool:
     """True when something already listens on ``host:port`` (we would fail to bind it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -198,10 +212,3 @@ def log_tail(path: Path, lines: int = 20) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

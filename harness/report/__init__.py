@@ -10,8 +10,6 @@ against whatever target the settings name.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from harness.config import Settings
+from harness.files import write_atomic
 from harness.report.capture import CaptureScan, endpoint_prefix, scan_captures
 from harness.report.frame import capture_frame, summary_figures
 from harness.report.html import render_html
@@ -56,26 +55,6 @@ class ReportResult:
 def class_names_of(settings: Settings) -> tuple[str, ...]:
     names = getattr(settings, "class_names", None)
     return tuple(names) if names else DEFAULT_CLASS_NAMES
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder and rename, so no reader sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp creates 0600; a report is meant to be shared
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _bucket_missing(exc: ClientError) -> bool:
@@ -165,10 +144,10 @@ def write_report(result: ReportResult, out_dir: Path) -> None:
     files: dict[str, Path] = {}
     for name, png in result.plots.items():
         files[name] = out_dir / f"{name}.png"
-        _write_atomic(files[name], png)
+        write_atomic(files[name], png)
     files["figures"] = out_dir / FIGURES_NAME
-    _write_atomic(files["figures"], (json.dumps(result.figures, indent=2) + "\n").encode())
+    write_atomic(files["figures"], (json.dumps(result.figures, indent=2) + "\n").encode())
     files["html"] = out_dir / HTML_NAME
-    _write_atomic(files["html"], render_html(result.figures, result.plots).encode("utf-8"))
+    write_atomic(files["html"], render_html(result.figures, result.plots).encode("utf-8"))
     result.files = files
     result.html_path = files["html"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -21,21 +20,9 @@ import pytest
 
 from harness.config import Settings, load_settings
 from harness.emulator import stack
-from harness.emulator.process import is_healthy
+from harness.emulator.process import free_ports, is_healthy
 
 E2E_HOMES = Path(__file__).resolve().parents[2] / ".harness" / "e2e"
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct ports that were free a moment ago (all held open together, so none repeats)."""
-    socks = [socket.socket() for _ in range(count)]
-    try:
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
 
 
 def _port_of(url: str, name: str) -> int:

@@ -17,10 +17,9 @@ import psutil
 import pytest
 
 from harness.config import load_settings
-from harness.emulator.process import ServiceRecord, group_members
+from harness.emulator.process import ServiceRecord, free_ports, group_members
 from harness.emulator.stack import pid_path
 from harness.targets import target_for
-from tests.e2e.conftest import free_ports
 from tests.e2e.lambda_zip import deploy
 
 pytestmark = pytest.mark.e2e

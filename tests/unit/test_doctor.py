@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import boto3
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 from harness import doctor
 from harness.cli import app
 from harness.config import Settings
+from harness.emulator.process import free_ports
 from harness.targets import target_for
 
 runner = CliRunner()
@@ -176,18 +176,8 @@ def test_cost_estimate_uses_the_documented_prices() -> None:
     assert kept.per_hour_kept_usd == 0.23 and any("$0.230/h" in a for a in kept.assumptions)
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def test_doctor_on_local_targets_reports_the_clouds_health(tmp_path: Path, monkeypatch) -> None:
-    ls, sm = _free_ports(2)
+    ls, sm = free_ports(2)
     monkeypatch.setenv("HARNESS_LOCALSTACK_PORT", str(ls))
     monkeypatch.setenv("HARNESS_SAGEMAKER_PORT", str(sm))
     local = runner.invoke(app, ["--home", str(tmp_path), "doctor", "--json"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import boto3
@@ -41,6 +42,9 @@ def test_write_tree_is_idempotent_and_repairs(dataset, tmp_path: Path) -> None:
     assert len(first.written) == 14 and first.unchanged == 0
     png = out / "train" / "train_000000.png"
     assert np.asarray(PILImage.open(png)).shape == (32, 32, 3)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert png.stat().st_mode & 0o777 == 0o666 & ~umask, "staged files are readable like any other file"
     second = write_tree(dataset, out)
     assert second.written == [] and second.unchanged == 14
     png.write_bytes(b"damaged")

@@ -185,14 +185,26 @@ def make_schedule(hp: Hyperparameters, steps_per_epoch: int) -> callable:
 # Training
 
 
+def training_device() -> torch.device:
+    """The GPU when there is one (a GPU instance such as ml.p2.xlarge in the cloud), else the CPU.
+
+    ``TRAINING_DEVICE`` (environment: ``cpu``, ``cuda``) overrides the choice.
+    """
+    wanted = os.environ.get("TRAINING_DEVICE")
+    if wanted:
+        return torch.device(wanted)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def evaluate(model: Deployable, data: Dataset, top_k: int | None = None) -> tuple[float, float | None]:
-    """Top-1 (and top-k) accuracy of the deployable model, in eval mode."""
+    """Top-1 (and top-k) accuracy of the deployable model, in eval mode, on the model's device."""
     model.eval()
+    device = model.mean.device
     correct = correct_k = 0
     with torch.no_grad():
         for start in range(0, len(data), EVAL_BATCH):
-            pixels = torch.from_numpy(data.images[start : start + EVAL_BATCH]).float()
-            labels = torch.from_numpy(data.labels[start : start + EVAL_BATCH])
+            pixels = torch.from_numpy(data.images[start : start + EVAL_BATCH]).float().to(device)
+            labels = torch.from_numpy(data.labels[start : start + EVAL_BATCH]).to(device)
             probabilities = model(pixels)
             correct += int((probabilities.argmax(dim=1) == labels).sum())
             if top_k:
@@ -208,14 +220,21 @@ def channel_stats(images: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     return mean, std
 
 
-def fit(hp: Hyperparameters, train: Dataset, validation: Dataset, seed: int) -> tuple[Deployable, Result]:
-    """Train per ``hp``; return the deployable model with the best validation epoch's weights."""
+def fit(
+    hp: Hyperparameters, train: Dataset, validation: Dataset, seed: int, device: torch.device | None = None
+) -> tuple[Deployable, Result]:
+    """Train per ``hp``; return the deployable model (on the CPU) with the best validation epoch's weights.
+
+    Augmentation runs on the CPU with a seeded generator, so a seed gives the same batches on any
+    device; each batch then moves to ``device``.
+    """
+    device = device or torch.device("cpu")
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     # channels_last: oneDNN's convolutions run ~25% faster in NHWC on CPU (measured, compact network).
     net = build_model(hp.num_layers, hp.num_classes, hp.image_shape).to(memory_format=torch.channels_last)
     mean, std = channel_stats(train.images)
-    model = Deployable(net, mean, std)
+    model = Deployable(net, mean, std).to(device)
     optimizer = make_optimizer(hp, list(net.parameters()))
     batch_size = min(hp.mini_batch_size, len(train))
     steps_per_epoch = len(train) // batch_size  # drop the ragged last batch: BatchNorm dislikes tiny ones
@@ -224,17 +243,18 @@ def fit(hp: Hyperparameters, train: Dataset, validation: Dataset, seed: int) -> 
     weights = None
     if hp.use_weighted_loss:
         counts = np.bincount(train.labels, minlength=hp.num_classes).astype(np.float32)
-        weights = torch.from_numpy(counts.sum() / (hp.num_classes * np.maximum(counts, 1.0)))
+        weights = torch.from_numpy(counts.sum() / (hp.num_classes * np.maximum(counts, 1.0))).to(device)
     loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=LABEL_SMOOTHING)
     images = torch.from_numpy(train.images)
-    labels = torch.from_numpy(train.labels)
+    labels = torch.from_numpy(train.labels).to(device)
     n_params = sum(p.numel() for p in net.parameters())
     log.info(
-        "network: %s, %d parameters; %d training / %d validation images",
+        "network: %s, %d parameters; %d training / %d validation images; device %s",
         describe(hp.num_layers),
         n_params,
         len(train),
         len(validation),
+        device,
     )
 
     best_accuracy, best_epoch, best_state = -1.0, -1, None
@@ -248,14 +268,15 @@ def fit(hp: Hyperparameters, train: Dataset, validation: Dataset, seed: int) -> 
         correct = seen = 0
         for step in range(steps_per_epoch):
             index = order[step * batch_size : (step + 1) * batch_size]
-            pixels = augment(images[index].float(), hp.augmentation_type, generator)
+            pixels = augment(images[index].float(), hp.augmentation_type, generator).to(device)
+            target = labels[index.to(device)]
             logits = net(model.normalise(pixels).contiguous(memory_format=torch.channels_last))
-            loss = loss_fn(logits, labels[index])
+            loss = loss_fn(logits, target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
-            correct += int((logits.argmax(dim=1) == labels[index]).sum())
+            correct += int((logits.argmax(dim=1) == target).sum())
             seen += len(index)
         log.info("Epoch[%d] Train-accuracy=%f", epoch, correct / seen)
         log.info("Epoch[%d] Time cost=%.3f", epoch, time.monotonic() - tic)
@@ -280,6 +301,7 @@ def fit(hp: Hyperparameters, train: Dataset, validation: Dataset, seed: int) -> 
             break
     assert best_state is not None
     model.load_state_dict(best_state)
+    model.to("cpu")  # export and serving run on the CPU
     model.net.to(memory_format=torch.contiguous_format)  # plain NCHW for export
     model.eval()
     result = Result(best_epoch, best_accuracy, epoch + 1, time.monotonic() - started)
@@ -303,7 +325,7 @@ def train(seed: int = 0) -> Result:
     log.info(
         "loaded %d + %d images in %.2f s", len(train_data), len(validation_data), time.monotonic() - started
     )
-    model, result = fit(hp, train_data, validation_data, seed)
+    model, result = fit(hp, train_data, validation_data, seed, device=training_device())
     info = {
         "num_classes": hp.num_classes,
         "classes": list(range(hp.num_classes)),

@@ -146,3 +146,18 @@ def test_deployable_averages_the_image_and_its_mirror() -> None:
         expected = (torch.softmax(net(x), 1) + torch.softmax(net(x.flip(3)), 1)) / 2
         assert torch.allclose(model(pixels), expected, atol=1e-6)
         assert torch.allclose(model(pixels.flip(3)), model(pixels), atol=1e-5)  # mirror-invariant
+
+
+def test_training_device_prefers_the_gpu_and_can_be_overridden(monkeypatch) -> None:
+    import torch
+
+    from training import train as train_mod
+
+    monkeypatch.delenv("TRAINING_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert train_mod.training_device() == torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert train_mod.training_device() == torch.device("cpu")
+    monkeypatch.setenv("TRAINING_DEVICE", "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert train_mod.training_device() == torch.device("cpu")

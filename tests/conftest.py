@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from moto import mock_aws
 
 from tests.cifar_fixtures import write_tarball
 
@@ -25,3 +27,13 @@ def mini_dataset() -> Path:
             f"real mini dataset not found at {MINI_DATASET} (it lives in the project's shared/ folder)"
         )
     return MINI_DATASET
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto's in-process AWS with dummy credentials (and no profile that could point elsewhere)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        yield

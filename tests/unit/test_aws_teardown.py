@@ -4,7 +4,6 @@ and `harness down --target aws`, against moto's in-process AWS."""
 from __future__ import annotations
 
 import pytest
-from moto import mock_aws
 from typer.testing import CliRunner
 
 from harness import deploy, model, teardown, workflow
@@ -15,15 +14,6 @@ from harness.workflow import RunOptions, WorkflowError
 
 runner = CliRunner()
 SETTINGS = Settings(target="aws", bucket="teardown-bkt")
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield
 
 
 def _everything_deployed(settings: Settings = SETTINGS) -> None:

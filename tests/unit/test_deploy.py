@@ -8,19 +8,10 @@ import zipfile
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from harness import deploy, policies
 from harness.config import Settings
 from harness.targets import target_for
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
-    with mock_aws():
-        yield
 
 
 def test_zip_is_deterministic_and_holds_only_the_handler() -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 from typer.testing import CliRunner
 
 from harness import doctor
@@ -99,15 +98,6 @@ def test_no_credentials_is_one_failed_check(monkeypatch, tmp_path: Path) -> None
     checks = doctor.run_checks(Settings(target="aws"))
     assert [(c.name, c.status) for c in checks] == [("credentials", "fail"), ("training image", "info")]
     assert "needs AWS credentials" in checks[0].detail
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield
 
 
 def test_aws_checks_against_moto(aws) -> None:

@@ -55,4 +55,5 @@ def stage(
     if result.written:
         console.print(f"{len(result.written)} written, {result.unchanged} already up to date")
     else:
-        console.print(f"nothing to upload: all {result.unchanged} files already up to date")
+        verb = "write" if out is not None else "upload"
+        console.print(f"nothing to {verb}: all {result.unchanged} files already up to date")

@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from harness.emulator.process import free_port, stop_child
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATASET = REPO.parent / "shared" / "data" / "cifar-100-mini.tar.gz"
@@ -98,12 +99,6 @@ def train(root: Path, seed: int) -> dict:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def serve(model_root: Path, staged: Path) -> dict:
     port = free_port()
     env = {
@@ -148,12 +143,7 @@ def serve(model_root: Path, staged: Path) -> dict:
         status = Path(f"/proc/{process.pid}/status").read_text()
         peak_kb = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_child(process)
         log.close()
     latencies.sort()
     return {

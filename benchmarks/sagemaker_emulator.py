@@ -35,6 +35,8 @@ from pathlib import Path
 import boto3
 import botocore.config
 
+from harness.emulator.process import stop_child
+
 REPO = Path(__file__).resolve().parents[1]
 SERVER = REPO / "tests" / "unit" / "sagemaker_images" / "server.py"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/benchmark-echo:1"
@@ -208,11 +210,7 @@ def main() -> int:
         )
         print(json.dumps(figures))
     finally:
-        emu.terminate()
-        try:
-            emu.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            emu.kill()
+        stop_child(emu, grace=30)
         moto.stop()
     return 0
 

@@ -188,6 +188,11 @@ def _kill_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
+def free_port() -> int:
+    """One 127.0.0.1 port that was free a moment ago."""
+    return free_ports(1)[0]
+
+
 def free_ports(count: int) -> list[int]:
     """``count`` distinct 127.0.0.1 ports free a moment ago (held open together, so none repeats)."""
     socks = [socket.socket() for _ in range(count)]
@@ -198,6 +203,16 @@ def free_ports(count: int) -> list[int]:
     finally:
         for sock in socks:
             sock.close()
+
+
+def stop_child(process: subprocess.Popen, grace: float = 10.0) -> None:
+    """Stop a child this process started itself (tests, benchmarks): SIGTERM, bounded wait, SIGKILL."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=grace)
 
 
 def port_in_use(host: str, port: int) -> bool:

@@ -27,18 +27,14 @@ import boto3
 import botocore.config
 import pytest
 
+from harness.emulator.process import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 IMAGES = Path(__file__).resolve().parent / "sagemaker_images"
 TEST_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/emulator-test:latest"
 ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
 REGION = "us-east-1"
 CREDS = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": REGION}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def image_map(tmp: Path) -> Path:

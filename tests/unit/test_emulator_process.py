@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 from harness.emulator.process import (
     ServiceError,
     ServiceRecord,
+    free_port,
     is_running,
     port_in_use,
     spawn,
@@ -27,12 +27,6 @@ signal.signal(signal.SIGTERM, signal.SIG_IGN)
 print("ignoring SIGTERM", flush=True)
 time.sleep(60)
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _spawn(tmp_path: Path, cmd: list[str], port: int) -> ServiceRecord:
@@ -50,7 +44,7 @@ def _spawn(tmp_path: Path, cmd: list[str], port: int) -> ServiceRecord:
 
 
 def test_spawn_wait_and_stop_by_pid(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     record = _spawn(tmp_path, [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)], port)
 
     assert ServiceRecord.read(tmp_path / "demo.pid.json") == record
@@ -64,7 +58,7 @@ def test_spawn_wait_and_stop_by_pid(tmp_path: Path) -> None:
 
 
 def test_stop_escalates_to_sigkill(tmp_path: Path) -> None:
-    record = _spawn(tmp_path, [sys.executable, "-c", STUBBORN], _free_port())
+    record = _spawn(tmp_path, [sys.executable, "-c", STUBBORN], free_port())
     while "ignoring" not in (tmp_path / "demo.log").read_text():
         pass
 
@@ -73,7 +67,7 @@ def test_stop_escalates_to_sigkill(tmp_path: Path) -> None:
 
 
 def test_a_recycled_pid_is_not_ours(tmp_path: Path) -> None:
-    record = _spawn(tmp_path, [sys.executable, "-c", "import time; time.sleep(30)"], _free_port())
+    record = _spawn(tmp_path, [sys.executable, "-c", "import time; time.sleep(30)"], free_port())
     try:
         impostor = replace(record, create_time=record.create_time - 100)
         assert not is_running(impostor)
@@ -86,7 +80,7 @@ def test_a_recycled_pid_is_not_ours(tmp_path: Path) -> None:
 
 def test_a_process_that_dies_early_reports_its_log(tmp_path: Path) -> None:
     record = _spawn(
-        tmp_path, [sys.executable, "-c", "print('port busy, giving up'); raise SystemExit(3)"], _free_port()
+        tmp_path, [sys.executable, "-c", "print('port busy, giving up'); raise SystemExit(3)"], free_port()
     )
 
     with pytest.raises(ServiceError, match=r"(?s)exited before it became ready.*port busy, giving up"):

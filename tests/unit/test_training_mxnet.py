@@ -20,6 +20,7 @@ import httpx
 import numpy as np
 import pytest
 
+from harness.emulator.process import stop_child
 from tests.training_fixtures import bar_image, png_bytes
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,11 +100,6 @@ def test_builtin_artifact_is_served_with_mxnets_own_probabilities(tmp_path: Path
         )
         np.testing.assert_allclose(json.loads(lines.text)["prediction"], expected, rtol=1e-5)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+        stop_child(server)
         log.close()
     assert "MXNetClassifier" in (tmp_path / "server.log").read_text()

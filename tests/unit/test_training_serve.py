@@ -6,7 +6,6 @@ import asyncio
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from harness.emulator.process import free_port, stop_child
 from tests.training_fixtures import bar_image, png_bytes, write_job
 from training import contract
 from training import train as trainer
@@ -137,24 +137,9 @@ def test_missing_model_is_a_clear_load_error(tmp_path: Path) -> None:
 # The real server process
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 @pytest.fixture
 def server(model_dir: Path, tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     opt_ml = tmp_path / "opt_ml"
     (opt_ml).mkdir()
     (opt_ml / "model").symlink_to(model_dir)
@@ -183,7 +168,7 @@ def server(model_dir: Path, tmp_path: Path) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        _stop(process)
+        stop_child(process)
         log.close()
 
 

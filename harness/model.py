@@ -197,15 +197,45 @@ def _describe_job(sm: Any, name: str) -> dict[str, Any] | None:
         raise
 
 
-def _epochs_from_logs(logs: Any, job_name: str) -> list[tuple[int, float]]:
-    """``(epoch, validation accuracy)`` pairs from the job's CloudWatch log stream so far."""
-    try:
-        events = logs.filter_log_events(
-            logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=job_name
-        ).get("events", [])
-    except ClientError:
-        return []
-    return [(int(m[1]), float(m[2])) for e in events if (m := EPOCH_LINE.search(e["message"]))]
+class EpochLog:
+    """Follows a training job's log stream, reading only lines it has not seen yet.
+
+    GetLogEvents' forward token marks where the last poll stopped, so a poll every second reads
+    the new lines instead of the whole log again.
+    """
+
+    GROUP = "/aws/sagemaker/TrainingJobs"
+
+    def __init__(self, logs: Any, job_name: str) -> None:
+        self._logs = logs
+        self._job = job_name
+        self._stream: str | None = None
+        self._token: str | None = None
+        self.epochs: list[tuple[int, float]] = []  # (epoch, validation accuracy) in log order
+
+    def poll(self) -> list[tuple[int, float]]:
+        try:
+            if self._stream is None:
+                streams = self._logs.describe_log_streams(
+                    logGroupName=self.GROUP, logStreamNamePrefix=self._job
+                ).get("logStreams", [])
+                if not streams:
+                    return self.epochs  # the job has not logged yet
+                self._stream = streams[0]["logStreamName"]
+            while True:
+                position = {"nextToken": self._token} if self._token else {"startFromHead": True}
+                page = self._logs.get_log_events(
+                    logGroupName=self.GROUP, logStreamName=self._stream, **position
+                )
+                self.epochs += [
+                    (int(m[1]), float(m[2])) for e in page["events"] if (m := EPOCH_LINE.search(e["message"]))
+                ]
+                if page["nextForwardToken"] == self._token:
+                    break  # no newer events
+                self._token = page["nextForwardToken"]
+        except ClientError:
+            pass  # progress is best effort: a missing group or stream just shows no epochs yet
+        return self.epochs
 
 
 def train(
@@ -231,15 +261,15 @@ def train(
         retry_role_propagation(lambda: sm.create_training_job(**request))
         log(f"started training job {name}")
     last_status = ""
+    epoch_log = EpochLog(logs, name)
     while True:
         job = sm.describe_training_job(TrainingJobName=name)
         status = f"{job['TrainingJobStatus']}/{job.get('SecondaryStatus', '')}"
         if status != last_status:
             log(f"training job {name}: {status}")
             last_status = status
-        epochs = _epochs_from_logs(logs, name) if epochs_progress else []
         if epochs_progress and total_epochs:
-            epochs_progress(len(epochs), total_epochs)
+            epochs_progress(len(epoch_log.poll()), total_epochs)
         if job["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
             break
         time.sleep(poll_s)
@@ -247,7 +277,7 @@ def train(
         raise TrainingFailed(
             f"training job {name} {job['TrainingJobStatus']}: {job.get('FailureReason', 'no reason given')}"
         )
-    best = max((acc for _, acc in epochs), default=None) if epochs_progress else None
+    best = max((acc for _, acc in epoch_log.epochs), default=None) if epochs_progress else None
     return TrainedModel(
         name, job["ModelArtifacts"]["S3ModelArtifacts"], reused=False, best_validation_accuracy=best
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +67,7 @@ def workflow(embedded_cloud: Settings, tmp_path_factory: pytest.TempPathFactory)
         "settings": settings,
         "first": json.loads(first.stdout.strip().splitlines()[-1]),
         "again": json.loads(again.stdout.strip().splitlines()[-1]),
+        "first_log": first.stderr,
         "again_log": again.stderr,
         "report": tmp / "report" / "index.html",
     }
@@ -87,6 +89,8 @@ def test_harness_run_completes_and_reuses(workflow: dict) -> None:
     assert first["capture_records"] == 10 and first["capture_accuracy"] == 1.0
     assert set(first["phases_s"]) >= {"up", "stage", "train", "endpoint", "deploy", "executions", "report"}
     assert workflow["report"].is_file()
+    # The epochs bar follows the job's CloudWatch log stream to its last epoch.
+    assert re.search(r"training epochs.*10/10", workflow["first_log"]), workflow["first_log"][-2000:]
     again = workflow["again"]
     assert again["executions"] == 2
     assert "reusing training job" in workflow["again_log"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 
@@ -117,3 +118,26 @@ def test_run_one_reads_the_execution_outcome() -> None:
     assert r.status == "SUCCEEDED" and r.inferences == [0.1, 0.9] and r.latency_ms == pytest.approx(123)
     assert '"s3_key": "test/x_1.png"' in sfn.started["input"]
     assert sfn.started["name"].startswith("x_1-png-")
+
+
+def test_epoch_log_reads_each_line_once(aws) -> None:
+    import boto3
+
+    logs = boto3.client("logs", region_name="us-east-1")
+    tail = model.EpochLog(logs, "job-1")
+    assert tail.poll() == []  # no log group yet: no epochs, no error
+    logs.create_log_group(logGroupName=model.EpochLog.GROUP)
+    logs.create_log_stream(logGroupName=model.EpochLog.GROUP, logStreamName="job-1/algo-1-1")
+
+    def put(first: int, lines: list[str]) -> None:
+        now_ms = int(time.time() * 1000)
+        events = [{"timestamp": now_ms + first + i, "message": m} for i, m in enumerate(lines)]
+        logs.put_log_events(
+            logGroupName=model.EpochLog.GROUP, logStreamName="job-1/algo-1-1", logEvents=events
+        )
+
+    put(0, ["Epoch[0] Train-accuracy=0.5", "Epoch[0] Validation-accuracy=0.61", "noise"])
+    assert tail.poll() == [(0, 0.61)]
+    assert tail.poll() == [(0, 0.61)], "a poll with no new lines adds nothing"
+    put(10, ["Epoch[1] Validation-accuracy=0.72"])
+    assert tail.poll() == [(0, 0.61), (1, 0.72)]

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import httpx
 
-from harness.emulator.process import free_port, stop_child
+from harness.embedded.process import free_port, stop_child
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATASET = REPO.parent / "shared" / "data" / "cifar-100-mini.tar.gz"

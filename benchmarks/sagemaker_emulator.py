@@ -2,7 +2,7 @@
 
 ``python benchmarks/sagemaker_emulator.py [--invokes 2000] [--creates 5]`` (from the repo root)
 
-Starts moto's S3/Logs server and the emulator (``python -m harness.emulator.sagemaker``) on free
+Starts moto's S3/Logs server and the emulator (``python -m sagemaker_emulator``) on free
 127.0.0.1 ports, deploys a minimal model server that follows the serving contract
 (tests/unit/sagemaker_images/server.py: uvicorn + starlette, echoes JSON), then times:
 
@@ -35,7 +35,7 @@ from pathlib import Path
 import boto3
 import botocore.config
 
-from harness.emulator.process import stop_child
+from harness.embedded.process import stop_child
 
 REPO = Path(__file__).resolve().parents[1]
 SERVER = REPO / "tests" / "unit" / "sagemaker_images" / "server.py"
@@ -104,7 +104,7 @@ def main() -> int:
     cmd = [
         sys.executable,
         "-m",
-        "harness.emulator.sagemaker",
+        "sagemaker_emulator",
         "--port",
         str(port),
         "--state-dir",

@@ -29,8 +29,8 @@ from rich.console import Console  # noqa: E402
 
 from harness import executions  # noqa: E402
 from harness.config import load_settings  # noqa: E402
-from harness.emulator import stack  # noqa: E402
-from harness.emulator.process import free_ports  # noqa: E402
+from harness.embedded import stack  # noqa: E402
+from harness.embedded.process import free_ports  # noqa: E402
 from harness.targets import target_for  # noqa: E402
 from harness.workflow import RunOptions, run  # noqa: E402
 

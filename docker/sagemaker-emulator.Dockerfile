@@ -8,15 +8,13 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 
-# What harness/emulator/sagemaker imports (tests/unit/test_compose.py keeps this list complete),
+# What sagemaker_emulator imports (tests/unit/test_compose.py keeps this list complete),
 # plus the docker SDK for the docker executor.
 RUN pip install --no-cache-dir "boto3>=1.40" "starlette>=0.37" "uvicorn>=0.30" "h11>=0.14" "docker>=7"
 
 WORKDIR /opt/emulator
-COPY harness/__init__.py harness/
-COPY harness/emulator/__init__.py harness/emulator/
-COPY harness/emulator/sagemaker/ harness/emulator/sagemaker/
+COPY sagemaker_emulator/ sagemaker_emulator/
 
 EXPOSE 4577
-ENTRYPOINT ["python", "-m", "harness.emulator.sagemaker"]
+ENTRYPOINT ["python", "-m", "sagemaker_emulator"]
 CMD ["--host", "0.0.0.0", "--port", "4577", "--executor", "docker"]

@@ -22,13 +22,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from harness import policies
+from harness import assets, policies
 from harness.config import Settings
 from harness.targets import Target
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-LAMBDAS_DIR = REPO_ROOT / "lambdas"
-STATEMACHINE_FILE = REPO_ROOT / "statemachine" / "scones.asl.json"
+LAMBDAS_DIR = assets.lambdas_dir()
+STATEMACHINE_FILE = assets.statemachine_dir() / "scones.asl.json"
 
 FUNCTIONS = ("serializeImageData", "classifier", "filter")
 # ${...} placeholders of the ASL definition, per function.

@@ -348,8 +348,8 @@ def local_checks(
     settings: Settings, target: Target, probe: Callable[[str], bool] | None = None
 ) -> list[Check]:
     """The embedded (``local``) or compose (``localstack``) cloud: is each service up and healthy?"""
-    from harness.emulator import stack
-    from harness.emulator.process import is_healthy
+    from harness.embedded import stack
+    from harness.embedded.process import is_healthy
 
     probe = probe or is_healthy
     checks: list[Check] = []

@@ -70,7 +70,7 @@ def _phase(result: RunResult, name: str, log: Callable[[str], None]) -> Iterator
 
 def _bring_up(settings: Settings, target: Target, bars: Bars | None) -> None:
     if target.name == "local":
-        from harness.emulator import stack  # the embedded cloud is only needed on this target
+        from harness.embedded import stack  # the embedded cloud is only needed on this target
 
         for service in stack.up(settings, console=bars.console if bars else None):
             if not service.healthy:

@@ -1,6 +1,6 @@
 """``harness up`` / ``harness down`` / ``harness status``: the embedded cloud's lifecycle.
 
-Thin wrappers over :mod:`harness.emulator.stack`; they only turn its results into rich output or JSON
+Thin wrappers over :mod:`harness.embedded.stack`; they only turn its results into rich output or JSON
 and its expected failures into :class:`~harness.cli.HarnessError` (one red line, exit 1).
 """
 
@@ -15,9 +15,9 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.cli import HarnessError, app, settings_of
-from harness.emulator import stack
-from harness.emulator.localstack import LocalStackSetupError
-from harness.emulator.process import ServiceError
+from harness.embedded import stack
+from harness.embedded.localstack import LocalStackSetupError
+from harness.embedded.process import ServiceError
 
 console = Console(stderr=True)
 

@@ -19,8 +19,8 @@ from urllib.parse import urlparse
 import pytest
 
 from harness.config import Settings, load_settings
-from harness.emulator import stack
-from harness.emulator.process import free_ports, is_healthy
+from harness.embedded import stack
+from harness.embedded.process import free_ports, is_healthy
 
 E2E_HOMES = Path(__file__).resolve().parents[2] / ".harness" / "e2e"
 

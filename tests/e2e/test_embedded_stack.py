@@ -17,8 +17,8 @@ import psutil
 import pytest
 
 from harness.config import load_settings
-from harness.emulator.process import ServiceRecord, free_ports, group_members
-from harness.emulator.stack import pid_path
+from harness.embedded.process import ServiceRecord, free_ports, group_members
+from harness.embedded.stack import pid_path
 from harness.targets import target_for
 from tests.e2e.lambda_zip import deploy
 

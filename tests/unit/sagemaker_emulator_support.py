@@ -1,7 +1,7 @@
 """Shared fixtures for the SageMaker emulator tests: moto's S3/Logs server and the emulator, both real
 HTTP servers on 127.0.0.1, driven with plain boto3.
 
-The emulator runs as ``python -m harness.emulator.sagemaker`` in a subprocess (what ``harness up``
+The emulator runs as ``python -m sagemaker_emulator`` in a subprocess (what ``harness up``
 starts), with an image map that sends the test images to the tiny contract-following scripts in
 ``tests/unit/sagemaker_images/``.
 """
@@ -27,7 +27,7 @@ import boto3
 import botocore.config
 import pytest
 
-from harness.emulator.process import free_port
+from harness.embedded.process import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGES = Path(__file__).resolve().parent / "sagemaker_images"
@@ -76,7 +76,7 @@ class Emulator:
         cmd = [
             sys.executable,
             "-m",
-            "harness.emulator.sagemaker",
+            "sagemaker_emulator",
             "--host",
             "127.0.0.1",
             "--port",

@@ -24,8 +24,8 @@ import pytest
 import yaml
 
 from harness.config import Settings
-from harness.emulator.sagemaker.executors import DockerExecutor, RunSpec
 from harness.targets import target_for
+from sagemaker_emulator.executors import DockerExecutor, RunSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -154,19 +154,19 @@ def _third_party_imports(folder: Path) -> set[str]:
                 names |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names.add(node.module.split(".")[0])
-    return {n for n in names if n not in sys.stdlib_module_names and n not in ("harness", "__future__")}
+    return {
+        n for n in names if n not in sys.stdlib_module_names and n not in ("sagemaker_emulator", "__future__")
+    }
 
 
 def test_emulator_image_installs_everything_the_emulator_imports() -> None:
     text = EMULATOR_DOCKERFILE.read_text()
     installed = set(re.findall(r'"([a-zA-Z0-9_-]+)[<>=]', text))
     provided_by = {"botocore": "boto3"}
-    needed = {
-        provided_by.get(n, n) for n in _third_party_imports(ROOT / "harness" / "emulator" / "sagemaker")
-    }
+    needed = {provided_by.get(n, n) for n in _third_party_imports(ROOT / "sagemaker_emulator")}
     assert needed - installed == set(), f"add to {EMULATOR_DOCKERFILE.name}: {sorted(needed - installed)}"
     assert "docker" in installed  # the docker executor's SDK
-    for src in ("harness/__init__.py", "harness/emulator/__init__.py", "harness/emulator/sagemaker/"):
+    for src in ("sagemaker_emulator/",):
         assert f"COPY {src}" in text
         assert f"!{src}" in (ROOT / ".dockerignore").read_text()  # let into the build context
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from harness import doctor
 from harness.cli import app
 from harness.config import Settings
-from harness.emulator.process import free_ports
+from harness.embedded.process import free_ports
 from harness.targets import target_for
 
 runner = CliRunner()

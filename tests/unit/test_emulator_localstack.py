@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.config import Settings
-from harness.emulator import localstack, stack
+from harness.embedded import localstack, stack
 
 
 def _settings(tmp_path: Path, **changes: object) -> Settings:

@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.emulator.process import (
+from harness.embedded.process import (
     ServiceError,
     ServiceRecord,
     free_port,

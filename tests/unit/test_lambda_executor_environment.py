@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.emulator.lambda_executor.local_lambda_executor.environment import ExecutionProcess, FunctionSpec
-from harness.emulator.lambda_executor.local_lambda_executor.runtime_api import Invocation
+from localstack_plugin.environment import ExecutionProcess, FunctionSpec
+from localstack_plugin.runtime_api import Invocation
 
 HANDLER = """
 import os, time

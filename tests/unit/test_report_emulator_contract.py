@@ -17,10 +17,10 @@ from moto import mock_aws
 from PIL import Image
 
 from harness.config import Settings
-from harness.emulator.sagemaker.capture import CaptureConfig, CaptureWriter, Invocation
 from harness.model import endpoint_config_request
 from harness.report import build_report
 from harness.targets import Target
+from sagemaker_emulator.capture import CaptureConfig, CaptureWriter, Invocation
 
 BUCKET = "scones-contract"
 

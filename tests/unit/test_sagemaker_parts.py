@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 import sagemaker
 
-from harness.emulator.sagemaker import protocol
-from harness.emulator.sagemaker.capture import CaptureConfig, capture_key, encode_payload
-from harness.emulator.sagemaker.errors import (
+from sagemaker_emulator import protocol
+from sagemaker_emulator.capture import CaptureConfig, capture_key, encode_payload
+from sagemaker_emulator.errors import (
     SerializationException,
     UnknownOperationException,
     ValidationException,
 )
-from harness.emulator.sagemaker.executors import DockerExecutor, ProcessExecutor, RunSpec
-from harness.emulator.sagemaker.images import ImageMap, ImageMapError
+from sagemaker_emulator.executors import DockerExecutor, ProcessExecutor, RunSpec
+from sagemaker_emulator.images import ImageMap, ImageMapError
 
 
 # ---------------------------------------------------------------- protocol
@@ -220,7 +220,7 @@ def test_docker_executor_serves_on_a_loopback_port_and_stops(tmp_path: Path):
 def test_proxy_pool_reuses_connections_retries_stale_ones_and_times_out():
     import asyncio
 
-    from harness.emulator.sagemaker.proxy import HttpPool, ProxyError, ProxyTimeout
+    from sagemaker_emulator.proxy import HttpPool, ProxyError, ProxyTimeout
 
     async def scenario() -> None:
         accepted = 0

@@ -39,7 +39,9 @@ def test_image_installs_what_training_imports_with_the_project_torch_pin() -> No
     installs = " ".join(line for line in _logical_lines() if "pip install" in line)
     installed = {m.lower() for m in re.findall(r'"?([A-Za-z][A-Za-z0-9_.-]*)(?:[=<>]=?[^"\s]*)?"?', installs)}
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
-    torch_pin = next(d for d in pyproject["project"]["dependencies"] if d.startswith("torch"))
+    torch_pin = next(
+        d for d in pyproject["project"]["optional-dependencies"]["training"] if d.startswith("torch")
+    )
     assert torch_pin in installs, f"Dockerfile must install {torch_pin} like pyproject.toml"
     assert "--index-url https://download.pytorch.org/whl/cpu" in installs
     stdlib = set(sys.stdlib_module_names)

@@ -20,7 +20,7 @@ import httpx
 import numpy as np
 import pytest
 
-from harness.emulator.process import stop_child
+from harness.embedded.process import stop_child
 from tests.training_fixtures import bar_image, png_bytes
 
 REPO = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.emulator.process import free_port, stop_child
+from harness.embedded.process import free_port, stop_child
 from tests.training_fixtures import bar_image, png_bytes, write_job
 from training import contract
 from training import train as trainer

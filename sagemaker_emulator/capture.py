@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.emulator.sagemaker import aws
-from harness.emulator.sagemaker.store import write_json_atomic
+from sagemaker_emulator import aws
+from sagemaker_emulator.store import write_json_atomic
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.emulator.sagemaker import aws
-from harness.emulator.sagemaker.capture import CaptureConfig
-from harness.emulator.sagemaker.executors import Executor, Run, RunSpec
+from sagemaker_emulator import aws
+from sagemaker_emulator.capture import CaptureConfig
+from sagemaker_emulator.executors import Executor, Run, RunSpec
 
 PING_TIMEOUT_S = 120.0
 DRAIN_TIMEOUT_S = 60.0

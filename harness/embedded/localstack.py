@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -35,8 +36,10 @@ LOCALSTACK_PINS = (
     "service-identity",
 )
 SERVICES = "s3,lambda,stepfunctions,iam,sts,logs,events"
-EXECUTOR_NAME = "local"  # the entry-point name in lambda_executor/pyproject.toml
-PLUGIN_DIR = Path(__file__).parent / "lambda_executor"
+EXECUTOR_NAME = "local"  # the entry-point name in localstack_plugin/pyproject.toml
+# The plugin ships inside this distribution as the package `localstack_plugin`, its pyproject.toml as
+# package data, so an installed (non-editable) harness can still install it into LocalStack's venv.
+PLUGIN_DIR = Path(importlib.util.find_spec("localstack_plugin").origin).parent  # type: ignore[arg-type, union-attr]
 _MARKER = ".harness-venv.json"
 # Variables of the caller that must not reach LocalStack: its own venv, and AWS settings meant for clients.
 _DROPPED_ENV_PREFIXES = ("AWS_", "PYTHON", "VIRTUAL_ENV", "LOCALSTACK_", "GATEWAY_", "LAMBDA_")

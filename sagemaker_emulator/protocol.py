@@ -23,7 +23,7 @@ import botocore.session
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 from botocore.validate import ParamValidator
 
-from harness.emulator.sagemaker.errors import (
+from sagemaker_emulator.errors import (
     AwsError,
     SerializationException,
     UnknownOperationException,

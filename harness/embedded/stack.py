@@ -18,8 +18,8 @@ from pathlib import Path
 from rich.console import Console
 
 from harness.config import Settings
-from harness.emulator import localstack
-from harness.emulator.process import (
+from harness.embedded import localstack
+from harness.embedded.process import (
     ServiceError,
     ServiceRecord,
     is_healthy,
@@ -31,7 +31,7 @@ from harness.emulator.process import (
 )
 from harness.targets import target_for
 
-SAGEMAKER_MODULE = "harness.emulator.sagemaker"
+SAGEMAKER_MODULE = "sagemaker_emulator"
 READY_TIMEOUT_S = 60.0
 
 
@@ -57,7 +57,7 @@ def pid_path(settings: Settings, name: str) -> Path:
 
 
 def sagemaker_available() -> bool:
-    """Whether ``python -m harness.emulator.sagemaker`` can run (a module, or a package with ``__main__``)."""
+    """Whether ``python -m sagemaker_emulator`` can run (a module, or a package with ``__main__``)."""
     spec = importlib.util.find_spec(SAGEMAKER_MODULE)
     if spec is None:
         return False

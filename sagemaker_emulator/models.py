@@ -19,16 +19,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from harness.emulator.sagemaker import _proc, aws
-from harness.emulator.sagemaker.capture import CaptureConfig, CaptureWriter
-from harness.emulator.sagemaker.errors import (
+from sagemaker_emulator import _proc, aws
+from sagemaker_emulator.capture import CaptureConfig, CaptureWriter
+from sagemaker_emulator.errors import (
     ResourceInUse,
     ResourceLimitExceeded,
     ValidationError,
     ValidationException,
 )
-from harness.emulator.sagemaker.executors import Executor, ExecutorError
-from harness.emulator.sagemaker.hosting import (
+from sagemaker_emulator.executors import Executor, ExecutorError
+from sagemaker_emulator.hosting import (
     DRAIN_TIMEOUT_S,
     PING_TIMEOUT_S,
     DeployError,
@@ -37,8 +37,8 @@ from harness.emulator.sagemaker.hosting import (
     Variant,
     prepare_model_dir,
 )
-from harness.emulator.sagemaker.store import ResourceStore
-from harness.emulator.sagemaker.training import TrainingRunner
+from sagemaker_emulator.store import ResourceStore
+from sagemaker_emulator.training import TrainingRunner
 
 log = logging.getLogger(__name__)
 

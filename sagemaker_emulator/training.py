@@ -24,11 +24,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.emulator.sagemaker import aws
-from harness.emulator.sagemaker.executors import Executor, ExecutorError, Run, RunSpec
+from sagemaker_emulator import aws
+from sagemaker_emulator.executors import Executor, ExecutorError, Run, RunSpec
 
 if TYPE_CHECKING:
-    from harness.emulator.sagemaker.models import TrainingJob
+    from sagemaker_emulator.models import TrainingJob
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 STOP_GRACE_S = 10.0

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.emulator.sagemaker import _proc
-from harness.emulator.sagemaker.images import ImageMap
+from sagemaker_emulator import _proc
+from sagemaker_emulator.images import ImageMap
 
 CONTAINER_OPT_ML = "/opt/ml"
 CONTAINER_PORT = 8080
@@ -205,7 +205,7 @@ class DockerExecutor:
             "name": spec.name,
             "environment": env,
             "volumes": {str(spec.opt_ml.resolve()): {"bind": CONTAINER_OPT_ML, "mode": "rw"}},
-            "labels": {"harness.emulator": "sagemaker"},
+            "labels": {"sagemaker-emulator": "sagemaker"},
         }
         if self.network_mode:
             kwargs["network_mode"] = self.network_mode

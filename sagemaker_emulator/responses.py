@@ -27,17 +27,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from harness.emulator.sagemaker import protocol
-from harness.emulator.sagemaker.capture import Invocation
-from harness.emulator.sagemaker.errors import (
+from sagemaker_emulator import protocol
+from sagemaker_emulator.capture import Invocation
+from sagemaker_emulator.errors import (
     AwsError,
     ModelError,
     ServiceUnavailable,
     UnknownOperationException,
     ValidationError,
 )
-from harness.emulator.sagemaker.models import SageMakerBackend
-from harness.emulator.sagemaker.proxy import HttpPool, ProxyError, ProxyTimeout
+from sagemaker_emulator.models import SageMakerBackend
+from sagemaker_emulator.proxy import HttpPool, ProxyError, ProxyTimeout
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ parts that do the work: ``training.py``, ``hosting.py``, ``capture.py``, ``execu
 It knows AWS APIs only, nothing about any project using it.
 """
 
-from harness.emulator.sagemaker.models import SageMakerBackend
-from harness.emulator.sagemaker.responses import create_app
+from sagemaker_emulator.models import SageMakerBackend
+from sagemaker_emulator.responses import create_app
 
 __all__ = ["SageMakerBackend", "create_app"]

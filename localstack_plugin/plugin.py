@@ -13,6 +13,6 @@ class LocalProcessExecutorPlugin(RuntimeExecutorPlugin):
     name = "local"
 
     def load(self, *args: object, **kwargs: object) -> type:
-        from local_lambda_executor.executor import LocalProcessRuntimeExecutor
+        from localstack_plugin.executor import LocalProcessRuntimeExecutor
 
         return LocalProcessRuntimeExecutor

@@ -1,4 +1,4 @@
-"""``python -m harness.emulator.sagemaker --host 127.0.0.1 --port 4577 --state-dir DIR``.
+"""``python -m sagemaker_emulator --host 127.0.0.1 --port 4577 --state-dir DIR``.
 
 S3 and CloudWatch Logs are reached with plain boto3 through the environment this process
 starts with (AWS_ENDPOINT_URL, credentials, region). Ready when ``GET /_emulator/health``
@@ -15,17 +15,15 @@ from pathlib import Path
 
 import uvicorn
 
-from harness.emulator.sagemaker.executors import ExecutorError, make_executor
-from harness.emulator.sagemaker.images import ImageMap, ImageMapError
-from harness.emulator.sagemaker.models import DEFAULT_ACCOUNT, SageMakerBackend
-from harness.emulator.sagemaker.responses import create_app
+from sagemaker_emulator.executors import ExecutorError, make_executor
+from sagemaker_emulator.images import ImageMap, ImageMapError
+from sagemaker_emulator.models import DEFAULT_ACCOUNT, SageMakerBackend
+from sagemaker_emulator.responses import create_app
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     env = os.environ
-    parser = argparse.ArgumentParser(
-        prog="python -m harness.emulator.sagemaker", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m sagemaker_emulator", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=4577)
     parser.add_argument(
@@ -40,7 +38,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=Path(env["SAGEMAKER_EMULATOR_IMAGE_MAP"])
         if env.get("SAGEMAKER_EMULATOR_IMAGE_MAP")
         else None,
-        help="JSON file mapping image URIs to local commands (see harness/emulator/sagemaker/images.py)",
+        help="JSON file mapping image URIs to local commands (see sagemaker_emulator/images.py)",
     )
     parser.add_argument(
         "--region", default=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"

@@ -19,12 +19,15 @@ from typing import Any
 
 from localstack.runtime import hooks
 
+from localstack_plugin.patches import require_localstack_version
+
 # STS credentials last an hour by default; renew well before that.
 CLIENT_TTL_S = 600.0
 
 
 @hooks.on_infra_start()
 def cache_state_task_clients() -> None:
+    require_localstack_version("sfn_clients")
     from localstack.services.stepfunctions.asl.component.state.state_execution.state_task import (
         lambda_eval_utils,
     )

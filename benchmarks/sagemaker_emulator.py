@@ -4,7 +4,7 @@
 
 Starts moto's S3/Logs server and the emulator (``python -m sagemaker_emulator``) on free
 127.0.0.1 ports, deploys a minimal model server that follows the serving contract
-(tests/unit/sagemaker_images/server.py: uvicorn + starlette, echoes JSON), then times:
+(tests/unit/emulator/sagemaker_images/server.py: uvicorn + starlette, echoes JSON), then times:
 
 * InvokeEndpoint through the emulator vs the same model server called directly, with the same
   keep-alive HTTP client (``http.client``) and body, sequentially: the difference is what the
@@ -38,7 +38,7 @@ import botocore.config
 from harness.embedded.process import stop_child
 
 REPO = Path(__file__).resolve().parents[1]
-SERVER = REPO / "tests" / "unit" / "sagemaker_images" / "server.py"
+SERVER = REPO / "tests" / "unit" / "emulator" / "sagemaker_images" / "server.py"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/benchmark-echo:1"
 CREDS = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": "us-east-1"}
 BODY = json.dumps({"instances": [[0.1] * 64]}).encode()

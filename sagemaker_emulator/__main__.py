@@ -15,9 +15,9 @@ from pathlib import Path
 
 import uvicorn
 
+from sagemaker_emulator.backend import DEFAULT_ACCOUNT, SageMakerBackend
 from sagemaker_emulator.executors import ExecutorError, make_executor
 from sagemaker_emulator.images import ImageMap, ImageMapError
-from sagemaker_emulator.models import DEFAULT_ACCOUNT, SageMakerBackend
 from sagemaker_emulator.responses import create_app
 
 

@@ -1,13 +1,12 @@
 """Which local command runs an image: the emulator's replacement for pulling a container.
 
-The emulator knows nothing about any particular project. It only knows that the SageMaker
-built-in ``image-classification`` algorithm image (any region, any account, any tag) follows
-the training/serving container contract, and by default maps it to ``python -m training.train``
-/ ``python -m training.serve`` run from the emulator's working directory. A JSON file
-(``--image-map``) adds or overrides entries, so tests and other projects can map any image URI
-to a command of their own.
+The emulator knows nothing about any particular project, so it maps no image by itself: the
+JSON file its user passes (``--image-map``) says which local command runs which image URI in
+``train`` and ``serve`` mode (the harness passes ``harness/embedded/sagemaker-images.json``,
+which maps the built-in ``image-classification`` image to the project's trainer and server).
+``BUILTIN_IMAGE_CLASSIFICATION`` is the pattern of that image's URI, for maps written in Python.
 
-File format: a list of entries, first match wins, entries from the file before the built-ins::
+File format: a list of entries, first match wins::
 
     [{"image": "<regular expression, full match>", "train": ["{python}", "-m", "my.train"],
       "serve": ["{python}", "-m", "my.serve"], "env": {"K": "V"}, "cwd": "/path"}]
@@ -57,16 +56,6 @@ def _expand(argv: tuple[str, ...]) -> list[str]:
     return [sys.executable if a == "{python}" else a.replace("{python}", sys.executable) for a in argv]
 
 
-def builtin_entries() -> list[ImageEntry]:
-    return [
-        ImageEntry(
-            pattern=BUILTIN_IMAGE_CLASSIFICATION,
-            train=("{python}", "-m", "training.train"),
-            serve=("{python}", "-m", "training.serve"),
-        )
-    ]
-
-
 def _entry_from(raw: Any, where: str) -> ImageEntry:
     if not isinstance(raw, dict) or not isinstance(raw.get("image"), str):
         raise ImageMapError(f"{where}: each entry needs an 'image' string")
@@ -93,11 +82,11 @@ class ImageMap:
     """Resolves image URIs to local training / serving commands."""
 
     def __init__(self, entries: list[ImageEntry] | None = None):
-        self.entries = list(entries) if entries is not None else builtin_entries()
+        self.entries = list(entries or [])
 
     @classmethod
     def load(cls, path: Path | None) -> ImageMap:
-        """Built-ins, preceded by the entries of ``path`` when given."""
+        """The entries of ``path``; an empty map (every image refused) without one."""
         extra: list[ImageEntry] = []
         if path is not None:
             try:
@@ -109,7 +98,7 @@ class ImageMap:
             if not isinstance(raw, list):
                 raise ImageMapError(f"image map {path}: must be a JSON list of entries")
             extra = [_entry_from(item, f"image map {path} entry {i}") for i, item in enumerate(raw)]
-        return cls(extra + builtin_entries())
+        return cls(extra)
 
     def resolve(self, image: str, mode: str) -> Command | None:
         """The command for ``mode`` ('train' or 'serve'), or ``None`` when no entry maps the image."""

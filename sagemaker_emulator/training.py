@@ -28,7 +28,7 @@ from sagemaker_emulator import aws
 from sagemaker_emulator.executors import Executor, ExecutorError, Run, RunSpec
 
 if TYPE_CHECKING:
-    from sagemaker_emulator.models import TrainingJob
+    from sagemaker_emulator.resources import TrainingJob
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 STOP_GRACE_S = 10.0

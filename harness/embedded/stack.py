@@ -32,6 +32,9 @@ from harness.embedded.process import (
 from harness.targets import target_for
 
 SAGEMAKER_MODULE = "sagemaker_emulator"
+# The harness's image map: the emulator knows no project, so the harness tells it that the built-in
+# image-classification image runs this project's training/train.py and training/serve.py.
+SAGEMAKER_IMAGE_MAP = Path(__file__).with_name("sagemaker-images.json")
 READY_TIMEOUT_S = 60.0
 
 
@@ -215,6 +218,7 @@ def _spawn_sagemaker(settings: Settings, url: str, log: Path, pids: Path) -> Ser
         sys.executable,
         *("-m", SAGEMAKER_MODULE, "--host", "127.0.0.1", "--port", str(settings.sagemaker_port)),
         *("--state-dir", str(state)),
+        *("--image-map", str(SAGEMAKER_IMAGE_MAP)),
     ]
     return spawn(
         "sagemaker",

@@ -13,10 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-pytest.register_assert_rewrite("tests.unit.sagemaker_emulator_support")
-from tests.unit.sagemaker_emulator_support import REGION, ROLE, TEST_IMAGE, unique  # noqa: E402 - after the rewrite hook
-
-pytest_plugins = ["tests.unit.sagemaker_emulator_support"]  # fixtures: moto, the emulator, clients
+from tests.unit.emulator.support import REGION, ROLE, TEST_IMAGE, unique
 
 sagemaker = pytest.importorskip("sagemaker", reason="the SageMaker Python SDK v2 is a dev dependency")
 

@@ -12,10 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 
-pytest.register_assert_rewrite("tests.unit.sagemaker_emulator_support")
-from tests.unit.sagemaker_emulator_support import training_request, unique  # noqa: E402 - after the rewrite hook
-
-pytest_plugins = ["tests.unit.sagemaker_emulator_support"]  # fixtures: moto, the emulator, clients
+from tests.unit.emulator.support import training_request, unique
 
 FAST = {"Delay": 0.1, "MaxAttempts": 600}
 

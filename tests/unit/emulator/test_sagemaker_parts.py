@@ -18,8 +18,8 @@ from sagemaker_emulator.errors import (
     UnknownOperationException,
     ValidationException,
 )
-from sagemaker_emulator.executors import DockerExecutor, ProcessExecutor, RunSpec
-from sagemaker_emulator.images import ImageMap, ImageMapError
+from sagemaker_emulator.executors import DockerExecutor, ExecutorError, ProcessExecutor, RunSpec
+from sagemaker_emulator.images import BUILTIN_IMAGE_CLASSIFICATION, ImageMap, ImageMapError
 
 
 # ---------------------------------------------------------------- protocol
@@ -65,12 +65,24 @@ def test_errors_have_the_wire_shape_botocore_parses():
 
 # ---------------------------------------------------------------- image map
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2"])
-def test_the_builtin_image_classification_uri_of_any_region_maps_to_the_project_trainer(region):
+def test_the_harness_map_sends_the_builtin_image_of_any_region_to_the_project_trainer(region):
+    # The emulator maps no image itself; `harness up` passes this file (harness/embedded/stack.py).
+    from harness.embedded.stack import SAGEMAKER_IMAGE_MAP
+
     uri = sagemaker.image_uris.retrieve("image-classification", region)
-    train = ImageMap().resolve(uri, "train")
-    serve = ImageMap().resolve(uri, "serve")
+    imap = ImageMap.load(SAGEMAKER_IMAGE_MAP)
+    train, serve = imap.resolve(uri, "train"), imap.resolve(uri, "serve")
     assert train is not None and train.argv[1:] == ["-m", "training.train"]
     assert serve is not None and serve.argv[1:] == ["-m", "training.serve"]
+    assert json.loads(SAGEMAKER_IMAGE_MAP.read_text())[0]["image"] == BUILTIN_IMAGE_CLASSIFICATION
+
+
+def test_the_emulator_knows_no_project_image_without_a_map():
+    uri = sagemaker.image_uris.retrieve("image-classification", "us-east-1")
+    assert ImageMap().resolve(uri, "train") is None
+    assert ImageMap.load(None).resolve(uri, "serve") is None
+    with pytest.raises(ExecutorError, match="has no local 'train' command"):
+        ProcessExecutor(ImageMap()).check(uri, "train")
 
 
 def test_image_map_file_overrides_and_errors(tmp_path: Path):
@@ -83,7 +95,9 @@ def test_image_map_file_overrides_and_errors(tmp_path: Path):
     assert cmd is not None and cmd.argv[1:] == ["t.py"] and cmd.env == {"K": "V"}
     assert imap.resolve("my/img:3", "serve") is None
     assert imap.resolve("other/img", "train") is None
-    assert imap.resolve("811284229777.dkr.ecr.us-east-1.amazonaws.com/image-classification:1", "train")
+    assert (
+        imap.resolve("811284229777.dkr.ecr.us-east-1.amazonaws.com/image-classification:1", "train") is None
+    )
     for content, message in (
         ("{", "not valid JSON"),
         ("{}", "must be a JSON list"),

@@ -10,10 +10,7 @@ from typing import Any
 
 import pytest
 
-pytest.register_assert_rewrite("tests.unit.sagemaker_emulator_support")
-from tests.unit.sagemaker_emulator_support import deploy, put_model, unique  # noqa: E402 - after the rewrite hook
-
-pytest_plugins = ["tests.unit.sagemaker_emulator_support"]  # fixtures: moto, the emulator, clients
+from tests.unit.emulator.support import deploy, put_model, unique
 
 # A record as Amazon SageMaker writes it (shape of the AWS documentation's example).
 AWS_SAMPLE = (

@@ -23,22 +23,20 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from harness import assets, policies
+from harness.aws_errors import error_code, error_message, is_not_found
 from harness.config import Settings
+from harness.names import (
+    ARN_PLACEHOLDERS,
+    FUNCTIONS,
+    LAMBDA_ROLE,
+    STATE_MACHINE,
+    STATEMACHINE_FILE_NAME,
+    STATES_ROLE,
+)
 from harness.targets import Target
 
 LAMBDAS_DIR = assets.lambdas_dir()
-STATEMACHINE_FILE = assets.statemachine_dir() / "scones.asl.json"
-
-FUNCTIONS = ("serializeImageData", "classifier", "filter")
-# ${...} placeholders of the ASL definition, per function.
-ARN_PLACEHOLDERS = {
-    "serializeImageData": "SerializeImageDataFunctionArn",
-    "classifier": "ClassifierFunctionArn",
-    "filter": "FilterFunctionArn",
-}
-LAMBDA_ROLE = "scones-lambda-role"
-STATES_ROLE = "scones-states-role"
-STATE_MACHINE = "scones-image-classification"
+STATEMACHINE_FILE = assets.statemachine_dir() / STATEMACHINE_FILE_NAME
 RUNTIME = "python3.11"
 HANDLER = "lambda_function.lambda_handler"
 TIMEOUT_S = 30
@@ -108,10 +106,6 @@ def function_environment(settings: Settings, target: Target) -> dict[str, str]:
     }
 
 
-def _error_code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
-
-
 def ensure_role(iam: Any, name: str, trust: dict, policy: dict, log: Log) -> tuple[str, bool]:
     """Create the role or bring its trust and inline policy up to date; returns (arn, changed)."""
     changed = False
@@ -124,7 +118,7 @@ def ensure_role(iam: Any, name: str, trust: dict, policy: dict, log: Log) -> tup
             iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
             changed = True
     except ClientError as exc:
-        if _error_code(exc) != "NoSuchEntity":
+        if not is_not_found(exc):
             raise
         role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
         log(f"created role {name}")
@@ -134,7 +128,7 @@ def ensure_role(iam: Any, name: str, trust: dict, policy: dict, log: Log) -> tup
         if isinstance(current, str):
             current = json.loads(current)
     except ClientError as exc:
-        if _error_code(exc) != "NoSuchEntity":
+        if not is_not_found(exc):
             raise
         current = None
     if current != policy:
@@ -154,8 +148,8 @@ def retry_role_propagation(call: Callable[[], Any], attempts: int = 10) -> Any:
         try:
             return call()
         except ClientError as exc:
-            message = exc.response.get("Error", {}).get("Message", "").lower()
-            if _error_code(exc) not in _ROLE_NOT_READY_CODES or "assume" not in message or i == attempts - 1:
+            message = error_message(exc).lower()
+            if error_code(exc) not in _ROLE_NOT_READY_CODES or "assume" not in message or i == attempts - 1:
                 raise
             time.sleep(min(2**i, 10))
     raise AssertionError("unreachable")
@@ -178,7 +172,7 @@ def ensure_function(
     try:
         current = lam.get_function(FunctionName=name)["Configuration"]
     except ClientError as exc:
-        if _error_code(exc) != "ResourceNotFoundException":
+        if not is_not_found(exc):
             raise
         created = retry_role_propagation(
             lambda: lam.create_function(FunctionName=name, Code={"ZipFile": body}, Publish=False, **wanted)

@@ -20,6 +20,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from harness import model
+from harness.aws_errors import is_access_denied, is_not_found
 from harness.config import Settings
 from harness.targets import Target, TargetError, target_for
 
@@ -93,10 +94,6 @@ class CostEstimate:
         return {**asdict(self), "total_usd": self.total_usd}
 
 
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
-
-
 # ---------------------------------------------------------------------------------------------------------
 # AWS checks
 
@@ -128,12 +125,11 @@ def check_bucket(s3: Any, bucket: str, region: str) -> Check:
     try:
         s3.head_bucket(Bucket=bucket)
     except ClientError as exc:
-        code = _code(exc)
-        if code in ("404", "NoSuchBucket", "NotFound"):
+        if is_not_found(exc):
             return Check(
                 "bucket", INFO, f"s3://{bucket} does not exist yet; harness stage/run creates it in {region}"
             )
-        if code in ("403", "AccessDenied", "Forbidden"):
+        if is_access_denied(exc):
             return Check(
                 "bucket",
                 FAIL,
@@ -155,13 +151,14 @@ def check_bucket(s3: Any, bucket: str, region: str) -> Check:
 
 def check_role(iam: Any, settings: Settings, account: str, create: bool) -> Check:
     """The execution role SageMaker assumes: the one given, or the harness's own (created on request)."""
-    from harness.workflow import SAGEMAKER_ROLE, sagemaker_role  # workflow imports this module's users
+    from harness.names import SAGEMAKER_ROLE
+    from harness.workflow import sagemaker_role  # workflow imports this module's users
 
     name = settings.execution_role_arn.rsplit("/", 1)[-1] if settings.execution_role_arn else SAGEMAKER_ROLE
     try:
         role = iam.get_role(RoleName=name)["Role"]
     except ClientError as exc:
-        if _code(exc) == "NoSuchEntity":
+        if is_not_found(exc):
             if settings.execution_role_arn:
                 return Check(
                     "execution role",
@@ -180,7 +177,7 @@ def check_role(iam: Any, settings: Settings, account: str, create: bool) -> Chec
                 f"role {name} does not exist yet: harness run creates it",
                 "or create it now with 'harness doctor --create-role', or set execution_role_arn",
             )
-        if _code(exc) in ("AccessDenied", "AccessDeniedException"):
+        if is_access_denied(exc):
             return Check(
                 "execution role",
                 WARN,

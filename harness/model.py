@@ -22,9 +22,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from harness.aws_errors import is_not_found
 from harness.config import Settings
 from harness.deploy import retry_role_propagation
 from harness.layout import CHANNELS
+from harness.names import JOB_PREFIX, TRAINING_LOG_GROUP
 
 # The built-in image-classification algorithm's registry per region (the SageMaker Python SDK's
 # image_uri_config/image-classification.json, version 1); tests compare it with the SDK.
@@ -142,7 +144,7 @@ def job_name_for(request: dict[str, Any], manifests_etag: str) -> str:
         },
         sort_keys=True,
     )
-    return "scones-ic-" + hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
+    return JOB_PREFIX + hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
 
 
 def model_request(model_name: str, image: str, model_data_url: str, role_arn: str) -> dict[str, Any]:
@@ -192,7 +194,7 @@ def _describe_job(sm: Any, name: str) -> dict[str, Any] | None:
     try:
         return sm.describe_training_job(TrainingJobName=name)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("ValidationException", "ResourceNotFound"):
+        if is_not_found(exc):
             return None
         raise
 
@@ -204,7 +206,7 @@ class EpochLog:
     the new lines instead of the whole log again.
     """
 
-    GROUP = "/aws/sagemaker/TrainingJobs"
+    GROUP = TRAINING_LOG_GROUP
 
     def __init__(self, logs: Any, job_name: str) -> None:
         self._logs = logs
@@ -287,7 +289,7 @@ def _exists(call: Callable[[], Any]) -> dict[str, Any] | None:
     try:
         return call()
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("ValidationException", "ResourceNotFound"):
+        if is_not_found(exc):
             return None
         raise
 

@@ -30,6 +30,7 @@ from botocore.exceptions import ClientError
 from PIL import Image as PILImage
 
 from harness import cifar
+from harness.aws_errors import is_not_found
 from harness.cifar import CLASS_NAMES, SPLITS, Image
 from harness.config import Settings
 from harness.files import write_atomic
@@ -166,7 +167,7 @@ def ensure_bucket(s3: Any, bucket: str, region: str) -> None:
         s3.head_bucket(Bucket=bucket)
         return
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+        if not is_not_found(exc):
             raise
     kwargs: dict[str, Any] = {"Bucket": bucket}
     if region != "us-east-1":

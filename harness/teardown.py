@@ -21,20 +21,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from harness import deploy
+from harness import names
+from harness.aws_errors import is_not_found
 from harness.config import Settings
+from harness.names import JOB_PREFIX
 from harness.targets import Target
 
 # Model and endpoint-config names start with the training job's name (see model.job_name_for).
-MODEL_PREFIX = "scones-ic-"
-NOT_FOUND = {
-    "ValidationException",  # SageMaker: "Could not find endpoint ..."
-    "ResourceNotFound",
-    "ResourceNotFoundException",  # Lambda
-    "StateMachineDoesNotExist",
-    "NoSuchKey",
-    "NoSuchBucket",
-}
+MODEL_PREFIX = JOB_PREFIX
 
 Log = Callable[[str], None]
 
@@ -51,7 +45,7 @@ def _gone(call: Callable[[], Any]) -> bool:
         call()
         return True
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in NOT_FOUND:
+        if is_not_found(exc):
             return False
         raise
 
@@ -91,7 +85,7 @@ def teardown(
         current = sm.describe_endpoint(EndpointName=settings.endpoint_name)
         configs.add(current["EndpointConfigName"])
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in NOT_FOUND:
+        if not is_not_found(exc):
             raise
     record(f"endpoint {settings.endpoint_name}", delete_endpoint(sm, settings.endpoint_name))
     models = set(
@@ -109,16 +103,16 @@ def teardown(
         m["stateMachineArn"]
         for page in sfn.get_paginator("list_state_machines").paginate()
         for m in page["stateMachines"]
-        if m["name"] == deploy.STATE_MACHINE
+        if m["name"] == names.STATE_MACHINE
     ]
     for arn in machines:
         record(
-            f"state machine {deploy.STATE_MACHINE}",
+            f"state machine {names.STATE_MACHINE}",
             _gone(lambda a=arn: sfn.delete_state_machine(stateMachineArn=a)),
         )
     if not machines:
-        record(f"state machine {deploy.STATE_MACHINE}", False)
-    for fn in deploy.FUNCTIONS:
+        record(f"state machine {names.STATE_MACHINE}", False)
+    for fn in names.FUNCTIONS:
         record(f"function {fn}", _gone(lambda f=fn: lam.delete_function(FunctionName=f)))
 
     if delete_data:
@@ -144,6 +138,6 @@ def _delete_prefix(s3: Any, bucket: str, prefix: str) -> int:
                 s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
                 count += len(keys)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in NOT_FOUND:
+        if not is_not_found(exc):
             raise
     return count

@@ -18,11 +18,10 @@ from typing import Any
 from harness import deploy as deploy_mod
 from harness import executions, model, policies, teardown
 from harness.config import Settings
+from harness.names import SAGEMAKER_ROLE
 from harness.progress import Bars
 from harness.staging import stage_dataset
 from harness.targets import Target, target_for
-
-SAGEMAKER_ROLE = "scones-sagemaker-role"
 
 
 class WorkflowError(RuntimeError):

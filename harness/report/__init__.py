@@ -19,8 +19,10 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import ClientError
 
+from harness.aws_errors import is_not_found
 from harness.config import Settings
 from harness.files import write_atomic
+from harness.names import CLASS_NAMES
 from harness.report.capture import CaptureScan, endpoint_prefix, scan_captures
 from harness.report.frame import capture_frame, summary_figures
 from harness.report.html import render_html
@@ -28,8 +30,6 @@ from harness.report.labels import load_label_index
 from harness.report.plots import render_all
 from harness.targets import Target, target_for
 
-# Scones Unlimited's classes, in the model's output order (DESIGN.md: class 0 bicycle, 1 motorcycle).
-DEFAULT_CLASS_NAMES: tuple[str, ...] = ("bicycle", "motorcycle")
 HTML_NAME = "index.html"
 FIGURES_NAME = "figures.json"
 _WAIT_POLL_S = 1.0
@@ -54,11 +54,7 @@ class ReportResult:
 
 def class_names_of(settings: Settings) -> tuple[str, ...]:
     names = getattr(settings, "class_names", None)
-    return tuple(names) if names else DEFAULT_CLASS_NAMES
-
-
-def _bucket_missing(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in ("NoSuchBucket", "404")
+    return tuple(names) if names else CLASS_NAMES
 
 
 def build_report(
@@ -92,7 +88,7 @@ def build_report(
         try:
             scan: CaptureScan = scan_captures(s3, settings.bucket, settings.capture_prefix, endpoint)
         except ClientError as exc:
-            if _bucket_missing(exc):
+            if is_not_found(exc):
                 raise NoCaptureError(
                     f"no capture yet: bucket {settings.bucket!r} does not exist on target {target.name!r}"
                 ) from exc

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from harness.report.plots import SIZES, TITLES
+from harness.report.plots import PLOT_BY_NAME
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; margin: 0;
@@ -38,17 +38,6 @@ table { border-collapse: collapse; background: #fff; margin-bottom: 18px; }
 td, th { border: 1px solid #dee2e6; padding: 4px 10px; text-align: left; }
 footer { color: #6c757d; font-size: .8rem; margin-top: 24px; }
 """
-
-_CAPTIONS = {
-    "confidence_histogram": "How sure the model was. Bars right of the dashed line passed the workflow's "
-    "confidence filter; bars left of it were rejected (ThresholdConfidenceNotMet).",
-    "confidence_over_time": "Every inference at the time it was made; crosses fell below the threshold.",
-    "rolling_confidence": "Moving average of the top confidence: a downward drift is the first sign "
-    "that incoming images differ from the training data.",
-    "predicted_classes": "How many inferences predicted each class, split by whether they passed.",
-    "confusion_matrix": "Captured inputs that are staged test images, by true class (rows) and "
-    "predicted class (columns).",
-}
 
 
 def _pct(value: float | None) -> str:
@@ -134,11 +123,12 @@ def render_html(
     ]
     parts += [f'<div class="notice">{html.escape(n)}</div>' for n in notices]
     for name, png in plots.items():
-        width, height = SIZES[name]
+        plot = PLOT_BY_NAME[name]
+        width, height = plot.size
         data = base64.b64encode(png).decode("ascii")
         parts.append(
             f'<figure id="{name}"><img src="data:image/png;base64,{data}" width="{width}" height="{height}" '
-            f'alt="{html.escape(TITLES[name])}"><figcaption>{html.escape(_CAPTIONS[name])}</figcaption></figure>'
+            f'alt="{html.escape(plot.title)}"><figcaption>{html.escape(plot.caption)}</figcaption></figure>'
         )
     if f["skip_reasons"]:
         rows = "".join(

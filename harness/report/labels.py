@@ -15,6 +15,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from harness.aws_errors import is_not_found
+
 _FETCH_THREADS = 8
 
 
@@ -49,10 +51,6 @@ def parse_lst(text: str) -> list[tuple[int, str]]:
     return rows
 
 
-def _missing(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound", "NoSuchBucket")
-
-
 def image_key(data_prefix: str, split: str, relative: str) -> str:
     """The S3 key of an image a ``<split>.lst`` row names.
 
@@ -72,7 +70,7 @@ def load_label_index(s3: Any, bucket: str, data_prefix: str, split: str = "test"
     try:
         text = s3.get_object(Bucket=bucket, Key=lst_key)["Body"].read().decode("utf-8")
     except ClientError as exc:
-        if _missing(exc):
+        if is_not_found(exc):
             return LabelIndex()
         raise
     rows = parse_lst(text)
@@ -82,7 +80,7 @@ def load_label_index(s3: Any, bucket: str, data_prefix: str, split: str = "test"
         try:
             body = s3.get_object(Bucket=bucket, Key=image_key(data_prefix, split, relative))["Body"].read()
         except ClientError as exc:
-            if _missing(exc):
+            if is_not_found(exc):
                 return None  # listed but not staged: that image simply cannot be matched
             raise
         return hashlib.sha256(body).hexdigest(), label

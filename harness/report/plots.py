@@ -1,15 +1,17 @@
 """The report's figures as PNG bytes (matplotlib, Agg backend: no display needed).
 
-Every figure has a fixed pixel size (:data:`SIZES`), so the HTML page lays out
-predictably and tests can check what was drawn. Titles say what is shown, for
-which endpoint and over which time span; the threshold is drawn wherever
+Every figure is one entry of :data:`PLOTS` (name, title, pixel size, caption, renderer): the HTML
+page, the written files and the tests read that registry, so adding a plot is one entry. Every figure
+has a fixed pixel size, so the page lays out predictably and tests can check what was drawn. Titles
+say what is shown, for which endpoint and over which time span; the threshold is drawn wherever
 confidence is on an axis, and no axis limit ever hides a low-confidence point.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import matplotlib.dates as mdates
 import numpy as np
@@ -20,21 +22,6 @@ from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
 DPI = 100
-# name -> (width, height) in pixels
-SIZES: dict[str, tuple[int, int]] = {
-    "confidence_histogram": (1000, 500),
-    "confidence_over_time": (1000, 500),
-    "rolling_confidence": (1000, 500),
-    "predicted_classes": (800, 500),
-    "confusion_matrix": (700, 600),
-}
-TITLES = {
-    "confidence_histogram": "Distribution of top confidence",
-    "confidence_over_time": "Top confidence of each inference over time",
-    "rolling_confidence": "Rolling mean of top confidence",
-    "predicted_classes": "Predicted classes",
-    "confusion_matrix": "Confusion matrix (images with a known label)",
-}
 
 PASS_COLOUR = "#2a9d8f"
 FAIL_COLOUR = "#e76f51"
@@ -60,7 +47,7 @@ def time_span_text(frame: pd.DataFrame) -> str:
 
 
 def _figure(name: str) -> Figure:
-    width, height = SIZES[name]
+    width, height = PLOT_BY_NAME[name].size
     # A bare Figure on an Agg canvas: no pyplot global state, no display, safe to call from any thread.
     fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
@@ -75,7 +62,7 @@ def _style(ax: Axes) -> None:
 
 def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
-    # No bbox_inches="tight": it would change the pixel size promised in SIZES.
+    # No bbox_inches="tight": it would change the pixel size the registry promises.
     fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
     return buffer.getvalue()
 
@@ -103,8 +90,9 @@ def _legend(ax: Axes) -> None:
 
 
 def _title(ax: Axes, name: str, endpoint: str, frame: pd.DataFrame) -> None:
+    title = PLOT_BY_NAME[name].title
     ax.set_title(
-        f"{TITLES[name]}: {_count(len(frame), 'inference')} on {endpoint}\n{time_span_text(frame)}",
+        f"{title}: {_count(len(frame), 'inference')} on {endpoint}\n{time_span_text(frame)}",
         loc="left",
         fontsize=12,
     )
@@ -298,6 +286,73 @@ def confusion_matrix(
     return _png(fig)
 
 
+@dataclass(frozen=True)
+class PlotInput:
+    """What every renderer may draw from."""
+
+    frame: pd.DataFrame
+    threshold: float
+    endpoint: str
+    class_names: Sequence[str]
+    confusion: Sequence[Sequence[int]] | None  # None when no captured input has a known label
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One figure of the report: how it is named, titled, sized, captioned and drawn."""
+
+    name: str
+    title: str
+    size: tuple[int, int]  # (width, height) in pixels
+    caption: str
+    render: Callable[[PlotInput], bytes]
+    applies: Callable[[PlotInput], bool] = lambda _data: True
+
+
+# The report's figures, in reading order.
+PLOTS: tuple[Plot, ...] = (
+    Plot(
+        "confidence_histogram",
+        "Distribution of top confidence",
+        (1000, 500),
+        "How sure the model was. Bars right of the dashed line passed the workflow's confidence filter; "
+        "bars left of it were rejected (ThresholdConfidenceNotMet).",
+        lambda d: confidence_histogram(d.frame, d.threshold, d.endpoint, len(d.class_names)),
+    ),
+    Plot(
+        "confidence_over_time",
+        "Top confidence of each inference over time",
+        (1000, 500),
+        "Every inference at the time it was made; crosses fell below the threshold.",
+        lambda d: confidence_over_time(d.frame, d.threshold, d.endpoint, len(d.class_names)),
+    ),
+    Plot(
+        "rolling_confidence",
+        "Rolling mean of top confidence",
+        (1000, 500),
+        "Moving average of the top confidence: a downward drift is the first sign that incoming images "
+        "differ from the training data.",
+        lambda d: rolling_confidence(d.frame, d.threshold, d.endpoint, len(d.class_names)),
+    ),
+    Plot(
+        "predicted_classes",
+        "Predicted classes",
+        (800, 500),
+        "How many inferences predicted each class, split by whether they passed.",
+        lambda d: predicted_classes(d.frame, d.endpoint, d.class_names),
+    ),
+    Plot(
+        "confusion_matrix",
+        "Confusion matrix (images with a known label)",
+        (700, 600),
+        "Captured inputs that are staged test images, by true class (rows) and predicted class (columns).",
+        lambda d: confusion_matrix(d.confusion or [], d.class_names, d.frame, d.endpoint),
+        applies=lambda d: d.confusion is not None,
+    ),
+)
+PLOT_BY_NAME: dict[str, Plot] = {plot.name: plot for plot in PLOTS}
+
+
 def render_all(
     frame: pd.DataFrame,
     *,
@@ -307,13 +362,5 @@ def render_all(
     confusion: Sequence[Sequence[int]] | None,
 ) -> dict[str, bytes]:
     """Every figure that applies, in reading order; the confusion matrix only when labels are known."""
-    n = len(class_names)
-    plots = {
-        "confidence_histogram": confidence_histogram(frame, threshold, endpoint, n),
-        "confidence_over_time": confidence_over_time(frame, threshold, endpoint, n),
-        "rolling_confidence": rolling_confidence(frame, threshold, endpoint, n),
-        "predicted_classes": predicted_classes(frame, endpoint, class_names),
-    }
-    if confusion is not None:
-        plots["confusion_matrix"] = confusion_matrix(confusion, class_names, frame, endpoint)
-    return plots
+    data = PlotInput(frame, threshold, endpoint, class_names, confusion)
+    return {plot.name: plot.render(data) for plot in PLOTS if plot.applies(data)}

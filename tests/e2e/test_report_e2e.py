@@ -15,9 +15,11 @@ from PIL import Image
 
 from harness.config import Settings
 from harness.report import build_report
-from harness.report.plots import SIZES
+from harness.report.plots import PLOTS
 from harness.targets import target_for
 from harness.workflow import RunOptions, run
+
+SIZES = {plot.name: plot.size for plot in PLOTS}
 
 DATASET = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cifar-100-mini.tar.gz"
 EXECUTIONS = 12

@@ -24,8 +24,10 @@ from typer.testing import CliRunner
 from harness.cli import app
 from harness.config import Settings
 from harness.report import NoCaptureError, ReportError, build_report
-from harness.report.plots import SIZES
+from harness.report.plots import PLOTS
 from harness.targets import Target
+
+SIZES = {plot.name: plot.size for plot in PLOTS}
 
 BUCKET = "scones-test"
 ENDPOINT = "ep"

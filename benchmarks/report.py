@@ -28,7 +28,7 @@ from PIL import Image
 from harness.config import Settings
 from harness.report import build_report
 from harness.report.capture import scan_captures
-from harness.targets import Target
+from harness.targets import AwsTarget
 
 BUCKET = "bench"
 ENDPOINT = "bench-ep"
@@ -91,7 +91,7 @@ def _populate(s3, records: int) -> int:
 def main() -> None:
     records = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     settings = Settings(target="aws", bucket=BUCKET, endpoint_name=ENDPOINT)
-    target = Target(name="aws", region="us-east-1")
+    target = AwsTarget(region="us-east-1")
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)

@@ -341,61 +341,65 @@ def aws_checks(settings: Settings, target: Target, create_role: bool = False) ->
     return checks
 
 
-def local_checks(
-    settings: Settings, target: Target, probe: Callable[[str], bool] | None = None
-) -> list[Check]:
-    """The embedded (``local``) or compose (``localstack``) cloud: is each service up and healthy?"""
+def embedded_checks(settings: Settings) -> list[Check]:
+    """The embedded cloud (target ``local``): is each service this harness home started up and healthy?"""
     from harness.embedded import stack
-    from harness.embedded.process import is_healthy
 
-    probe = probe or is_healthy
     checks: list[Check] = []
-    if target.name == "local":
-        for st in stack.status(settings):
-            if st.healthy:
-                checks.append(Check(st.name, OK, f"healthy at {st.url} (pid {st.pid})"))
-            else:
-                state = "running but not healthy" if st.running else "not running"
-                checks.append(
-                    Check(
-                        st.name,
-                        WARN,
-                        f"{state} at {st.url} {st.note}".strip(),
-                        "harness up (harness run starts it too)",
-                    )
-                )
-    else:
-        for name, url, health in (
-            ("localstack", target.localstack_url, "/_localstack/health"),
-            ("sagemaker-emulator", target.sagemaker_url, "/_emulator/health"),
-        ):
-            if probe(f"{url}{health}"):
-                checks.append(Check(name, OK, f"healthy at {url}"))
-            else:
-                checks.append(Check(name, FAIL, f"no answer at {url}{health}", "docker compose up -d --wait"))
-        image = settings.training_image if settings.algorithm != "builtin" else None
-        if not image:
+    for st in stack.status(settings):
+        if st.healthy:
+            checks.append(Check(st.name, OK, f"healthy at {st.url} (pid {st.pid})"))
+        else:
+            state = "running but not healthy" if st.running else "not running"
             checks.append(
                 Check(
-                    "training image",
-                    FAIL,
-                    "the built-in image-classification image is AWS-only: compose cannot pull or run it",
-                    "set algorithm = 'image', training_image = 'scones-training:latest' (built by compose)",
+                    st.name,
+                    WARN,
+                    f"{state} at {st.url} {st.note}".strip(),
+                    "harness up (harness run starts it too)",
                 )
             )
     return checks
 
 
+def compose_checks(
+    settings: Settings, target: Target, probe: Callable[[str], bool] | None = None
+) -> list[Check]:
+    """The compose cloud (target ``localstack``): do both services answer, and can it train?"""
+    from harness.embedded.process import is_healthy
+
+    probe = probe or is_healthy
+    checks: list[Check] = []
+    for name, url, health in (
+        ("localstack", target.localstack_url, "/_localstack/health"),
+        ("sagemaker-emulator", target.sagemaker_url, "/_emulator/health"),
+    ):
+        if probe(f"{url}{health}"):
+            checks.append(Check(name, OK, f"healthy at {url}"))
+        else:
+            checks.append(Check(name, FAIL, f"no answer at {url}{health}", "docker compose up -d --wait"))
+    image = settings.training_image if settings.algorithm != "builtin" else None
+    if not image:
+        checks.append(
+            Check(
+                "training image",
+                FAIL,
+                "the built-in image-classification image is AWS-only: compose cannot pull or run it",
+                "set algorithm = 'image', training_image = 'scones-training:latest' (built by compose)",
+            )
+        )
+    return checks
+
+
 def run_checks(settings: Settings, create_role: bool = False) -> list[Check]:
+    """The target's own checks (see :meth:`Target.checks`), plus the training image it would use."""
     target = target_for(settings)
     try:
         image = model.image_uri(settings)
         image_check = Check("training image", INFO, image)
     except ValueError as exc:
         image_check = Check("training image", FAIL, str(exc), "choose a listed region or algorithm 'image'")
-    if target.is_local:
-        checks = local_checks(settings, target)
-        if not any(c.name == "training image" for c in checks):
-            checks.append(image_check)
-        return checks
-    return [*aws_checks(settings, target, create_role), image_check]
+    checks = target.checks(settings, create_role=create_role)
+    if not any(c.name == "training image" for c in checks):
+        checks.append(image_check)
+    return checks

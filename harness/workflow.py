@@ -2,8 +2,8 @@
 
 Each phase is timed (the benchmark and the summary print the same figures) and
 reuses what already exists, so a second run skips straight to the executions.
-Nothing here branches on the target except :func:`_bring_up`, which only starts
-the embedded cloud on the ``local`` target (and checks the compose one is up).
+Nothing here branches on the target: the target object brings itself up
+(:meth:`~harness.targets.Target.bring_up`) and says whether it bills.
 """
 
 from __future__ import annotations
@@ -67,29 +67,6 @@ def _phase(result: RunResult, name: str, log: Callable[[str], None]) -> Iterator
         result.phases_s[name] = round(time.perf_counter() - start, 3)
 
 
-def _bring_up(settings: Settings, target: Target, bars: Bars | None) -> None:
-    if target.name == "local":
-        from harness.embedded import stack  # the embedded cloud is only needed on this target
-
-        for service in stack.up(settings, console=bars.console if bars else None):
-            if not service.healthy:
-                raise WorkflowError(f"embedded {service.name} is not healthy: {service.note or service.url}")
-    elif target.name == "localstack":
-        if settings.algorithm == "builtin" or not settings.training_image:
-            raise WorkflowError(
-                "target localstack runs training in containers, which cannot pull AWS's built-in image: "
-                "set algorithm = 'image', training_image = 'scones-training:latest' (built by docker compose)"
-            )
-        s3 = target.client("s3")
-        try:
-            s3.list_buckets()
-        except Exception as exc:
-            raise WorkflowError(
-                f"LocalStack is not reachable at {target.localstack_url}: "
-                "start it with `docker compose up -d`"
-            ) from exc
-
-
 def sagemaker_role(settings: Settings, target: Target) -> str:
     """The execution role SageMaker assumes: the configured one, else one this harness keeps up to date."""
     if settings.execution_role_arn:
@@ -125,12 +102,12 @@ def run(
     kept it is deleted at the end, also when a later phase failed.
     """
     target = target_for(settings)
-    if not target.is_local and not options.billable_ok:
+    if target.bills and not options.billable_ok:
         raise WorkflowError(
             f"target {target.name} creates billable resources (a training job, an endpoint): "
             "confirm with --yes (see `harness doctor` for the estimate)"
         )
-    keep = target.is_local if options.keep_endpoint is None else options.keep_endpoint
+    keep = target.keeps_endpoint if options.keep_endpoint is None else options.keep_endpoint
     result = RunResult()
     try:
         _run_phases(settings, options, target, result, bars, log)
@@ -152,7 +129,7 @@ def _run_phases(
     log: Callable[[str], None],
 ) -> None:
     with _phase(result, "up", log):
-        _bring_up(settings, target, bars)
+        target.bring_up(settings, console=bars.console if bars else None)
     session = target.session()
     s3, sm, logs, sfn = (
         target.client(s, session=session) for s in ("s3", "sagemaker", "logs", "stepfunctions")

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from harness import doctor as doctor_mod
 from harness.cli import HarnessError, app, console, settings_of
+from harness.targets import target_for
 
 STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "info": "cyan"}
 
@@ -37,7 +38,8 @@ def doctor(
     embedded / compose cloud's health (local, localstack). Exit 1 when a check fails."""
     settings = settings_of(ctx)
     checks = doctor_mod.run_checks(settings, create_role=create_role)
-    estimate = doctor_mod.estimate_cost(settings, executions) if settings.target == "aws" else None
+    bills = target_for(settings).bills
+    estimate = doctor_mod.estimate_cost(settings, executions) if bills else None
     if as_json:
         out = {"target": settings.target, "checks": [asdict(c) for c in checks]}
         if estimate:

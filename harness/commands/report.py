@@ -50,7 +50,7 @@ def report(
     except EndpointConnectionError as exc:
         raise HarnessError(
             f"cannot reach S3 of target {target.name!r} at {target.endpoint_url('s3') or 'AWS'}"
-            + (" (is the embedded cloud up? run 'harness up')" if target.is_local else "")
+            + f" ({target.unreachable_hint})"
         ) from exc
     except (ClientError, BotoCoreError) as exc:
         raise HarnessError(f"reading the capture from s3://{settings.bucket} failed: {exc}") from exc

@@ -18,6 +18,7 @@ from harness.cli import HarnessError, app, settings_of
 from harness.embedded import stack
 from harness.embedded.localstack import LocalStackSetupError
 from harness.embedded.process import ServiceError
+from harness.targets import target_for
 
 console = Console(stderr=True)
 
@@ -59,20 +60,10 @@ def down(
     """local: stop the embedded cloud this harness home started (by PID: SIGTERM, bounded wait, then
     SIGKILL). aws/localstack: delete the endpoint, endpoint configs, models, state machine and functions."""
     settings = settings_of(ctx)
-    if settings.target != "local":
-        from harness.targets import target_for
-        from harness.teardown import teardown
-
-        teardown(settings, target_for(settings), delete_data, log=lambda m: console.print(m, highlight=False))
-        if settings.target == "localstack":
-            console.print("the containers keep running: `docker compose down` stops them", highlight=False)
-        return
     try:
-        results = stack.down(settings)
+        target_for(settings).tear_down(settings, delete_data, log=lambda m: console.print(m, highlight=False))
     except ServiceError as exc:
         raise HarnessError(str(exc)) from exc
-    for name, outcome in results:
-        console.print(f"{name}: {outcome}", highlight=False)
 
 
 @app.command()

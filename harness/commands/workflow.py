@@ -107,7 +107,9 @@ def run_command(
     from harness.workflow import RunOptions, WorkflowError, run  # pandas & co.: only when running
 
     settings = settings_of(ctx).replace(algorithm=algorithm, training_image=training_image)
-    billable_ok = yes or settings.target != "aws" or _confirm_billable(settings, executions, keep_endpoint)
+    billable_ok = (
+        yes or not target_for(settings).bills or _confirm_billable(settings, executions, keep_endpoint)
+    )
     options = RunOptions(
         dataset=dataset,
         executions=executions,

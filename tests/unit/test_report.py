@@ -25,7 +25,7 @@ from harness.cli import app
 from harness.config import Settings
 from harness.report import NoCaptureError, ReportError, build_report
 from harness.report.plots import PLOTS
-from harness.targets import Target
+from harness.targets import AwsTarget
 
 SIZES = {plot.name: plot.size for plot in PLOTS}
 
@@ -160,7 +160,7 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(target="aws", bucket=BUCKET, endpoint_name=ENDPOINT, home=tmp_path / "home")
 
 
-TARGET = Target(name="aws", region="us-east-1")
+TARGET = AwsTarget(region="us-east-1")
 
 
 def check_figures(figures: dict) -> None:

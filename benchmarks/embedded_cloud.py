@@ -6,6 +6,12 @@ Starts its own stack (free ports, temporary home; the LocalStack venv must alrea
   and ``stack.up()`` in-process (the same minus the CLI's own import time);
 - warm invoke p50/p95 of a trivial Python function through LocalStack's Lambda API;
 - p50 of a Standard state machine of 3 ``lambda:invoke`` tasks (client-side: start to SUCCEEDED seen);
+- cold start per Python runtime found here (python3.9-3.13): the ``Init Duration`` Lambda reports
+  (spawn the runtime's Python in its own mount namespace, import ``awslambdaric`` and the handler) and
+  the client-side time of that first invoke, median of ``--cold`` fresh environments each (a
+  configuration update retires the warm one); the runtime environment is built before timing;
+- ratios against the figures before per-runtime environments (warm p50 12 ms, cold start 35-50 ms):
+  targets warm <= 1.5x, cold <= 2x;
 - RSS of the whole stack after that work (LocalStack, its Lambda runtimes, the SageMaker emulator).
 Readable rows first, then one JSON line with the figures.
 """
@@ -13,9 +19,11 @@ Readable rows first, then one JSON line with the figures.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -81,6 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--invokes", type=int, default=200)
     parser.add_argument("--executions", type=int, default=20)
+    parser.add_argument("--cold", type=int, default=5, help="cold starts per runtime")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-embedded-cloud-") as tmp:
@@ -105,6 +114,7 @@ def main() -> None:
         _cli(settings, "up")
         try:
             figures = _measure(settings, args.invokes, args.executions)
+            figures.update(_cold_starts(settings, args.cold))
             rss = _stack_rss_mb(settings)
         finally:
             _cli(settings, "down")
@@ -119,6 +129,7 @@ def main() -> None:
         }
     )
     print(f"RSS after the runs: {', '.join(f'{k} {v:.0f} MB' for k, v in rss.items())}")
+    figures.update(_ratios(figures))
     print(json.dumps(figures))
 
 
@@ -175,6 +186,58 @@ def _measure(settings: Settings, invokes: int, executions: int) -> dict[str, obj
         "warm_invoke_p95_ms": round(p95, 1),
         "chain3_p50_ms": round(chain_p50, 1),
     }
+
+
+# Before per-runtime environments (docs/benchmarks.md, 2026-11-26): warm p50 12.2 ms, cold 35-50 ms.
+BASE_WARM_MS = 12.2
+BASE_COLD_MS = 50.0
+INIT = re.compile(r"Init Duration: ([0-9.]+) ms")
+
+
+def _cold_starts(settings: Settings, runs: int) -> dict[str, object]:
+    from localstack_plugin import runtimes
+
+    lam = target_for(settings).client("lambda", config=botocore.config.Config(retries={"max_attempts": 0}))
+    per_runtime: dict[str, dict[str, float]] = {}
+    for runtime in runtimes.SUPPORTED:
+        try:
+            runtimes.find_interpreter(runtime)
+        except runtimes.RuntimeNotAvailable as exc:
+            print(f"cold start {runtime}: skipped ({exc})")
+            continue
+        name = deploy(lam, ECHO, prefix=f"cold-{runtime.replace('.', '')}", runtime=runtime)  # builds once
+        inits, clients = [], []
+        for i in range(runs):
+            lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"RUN": str(i)}})
+            lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.2})
+            started = time.perf_counter()
+            response = lam.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
+            response["Payload"].read()
+            clients.append((time.perf_counter() - started) * 1000)
+            match = INIT.search(base64.b64decode(response["LogResult"]).decode())
+            assert match, "a fresh environment's first REPORT line has an Init Duration"
+            inits.append(float(match.group(1)))
+        row = {
+            "init_ms": round(statistics.median(inits), 1),
+            "first_invoke_ms": round(statistics.median(clients), 1),
+        }
+        per_runtime[runtime] = row
+        print(
+            f"cold start {runtime} ({runs} fresh environments): Init Duration p50 {row['init_ms']:.1f} ms, "
+            f"first invoke p50 {row['first_invoke_ms']:.1f} ms"
+        )
+    worst = max((r["init_ms"] for r in per_runtime.values()), default=0.0)
+    return {"cold_start": per_runtime, "cold_init_worst_ms": worst}
+
+
+def _ratios(figures: dict[str, object]) -> dict[str, float]:
+    warm = float(figures["warm_invoke_p50_ms"]) / BASE_WARM_MS  # type: ignore[arg-type]
+    cold = float(figures.get("cold_init_worst_ms") or 0.0) / BASE_COLD_MS  # type: ignore[arg-type]
+    print(
+        f"warm p50 / {BASE_WARM_MS} ms = {warm:.2f} (target <= 1.5); "
+        f"worst cold Init Duration / {BASE_COLD_MS} ms = {cold:.2f} (target <= 2)"
+    )
+    return {"warm_ratio": round(warm, 2), "cold_ratio": round(cold, 2)}
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ from typing import Any
 TARGETS = ("local", "localstack", "aws")
 # builtin: SageMaker's image-classification image; image: the project's own (training/Dockerfile).
 ALGORITHMS = ("builtin", "image")
+# enforce: a call the caller's role does not allow fails as on AWS; log: it is served and logged; off.
+IAM_MODES = ("enforce", "log", "off")
 CONFIG_FILE = "harness.toml"
 ENV_PREFIX = "HARNESS_"
 
@@ -67,6 +69,14 @@ class Settings:
     home: Path = field(default_factory=lambda: Path(".harness"))
     cache_dir: Path = field(default_factory=_default_cache_dir)
 
+    # Lambda runtimes of the embedded cloud (docs/lambda-runtime.md): "python3.12=/path,..." maps runtimes
+    # to interpreters (else found on PATH, pyenv, uv); lambda_version_fallback runs a function whose Python
+    # is missing on another version, with a warning in every invocation's log.
+    lambda_interpreters: str = ""
+    lambda_version_fallback: bool = False
+    # IAM evaluation of the calls functions and state machines make: enforce | log | off.
+    iam_enforcement: str = "enforce"
+
     # Embedded cloud ports (always bound to 127.0.0.1).
     localstack_port: int = 4566
     sagemaker_port: int = 4577
@@ -89,6 +99,10 @@ class Settings:
             raise SettingsError(
                 "algorithm 'image' needs training_image: the URI of the project's training/serving image "
                 "(an ECR URI on aws, scones-training:latest under docker compose; see docs/parity.md)"
+            )
+        if self.iam_enforcement not in IAM_MODES:
+            raise SettingsError(
+                f"iam_enforcement must be one of {', '.join(IAM_MODES)}, got {self.iam_enforcement!r}"
             )
         if self.data_prefix and not self.data_prefix.endswith("/"):
             self.data_prefix += "/"

@@ -22,7 +22,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from harness import assets, policies
+from harness import assets, ownership, policies
 from harness.aws_errors import error_code, error_message, is_not_found
 from harness.config import Settings
 from harness.names import (
@@ -106,11 +106,21 @@ def function_environment(settings: Settings, target: Target) -> dict[str, str]:
     }
 
 
-def ensure_role(iam: Any, name: str, trust: dict, policy: dict, log: Log) -> tuple[str, bool]:
+def ensure_role(
+    iam: Any, name: str, trust: dict, policy: dict, log: Log, adopt: bool = False
+) -> tuple[str, bool]:
     """Create the role or bring its trust and inline policy up to date; returns (arn, changed)."""
     changed = False
     try:
         role = iam.get_role(RoleName=name)["Role"]
+        ownership.claim(
+            "IAM role",
+            name,
+            ownership.role_owned(role),
+            adopt,
+            lambda: iam.tag_role(RoleName=name, Tags=ownership.iam_tags()),
+            log,
+        )
         current_trust = role.get("AssumeRolePolicyDocument")
         if isinstance(current_trust, str):
             current_trust = json.loads(current_trust)
@@ -120,7 +130,9 @@ def ensure_role(iam: Any, name: str, trust: dict, policy: dict, log: Log) -> tup
     except ClientError as exc:
         if not is_not_found(exc):
             raise
-        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+        role = iam.create_role(
+            RoleName=name, AssumeRolePolicyDocument=json.dumps(trust), Tags=ownership.iam_tags()
+        )["Role"]
         log(f"created role {name}")
         changed = True
     try:
@@ -156,7 +168,13 @@ def retry_role_propagation(call: Callable[[], Any], attempts: int = 10) -> Any:
 
 
 def ensure_function(
-    lam: Any, name: str, role_arn: str, env: dict[str, str], log: Log, root: Path = LAMBDAS_DIR
+    lam: Any,
+    name: str,
+    role_arn: str,
+    env: dict[str, str],
+    log: Log,
+    root: Path = LAMBDAS_DIR,
+    adopt: bool = False,
 ) -> tuple[str, list[str]]:
     """Create the function, or update its code and configuration where they differ."""
     body = zip_function(name, root)
@@ -170,16 +188,31 @@ def ensure_function(
     }
     changes: list[str] = []
     try:
-        current = lam.get_function(FunctionName=name)["Configuration"]
+        function = lam.get_function(FunctionName=name)
+        current = function["Configuration"]
     except ClientError as exc:
         if not is_not_found(exc):
             raise
         created = retry_role_propagation(
-            lambda: lam.create_function(FunctionName=name, Code={"ZipFile": body}, Publish=False, **wanted)
+            lambda: lam.create_function(
+                FunctionName=name,
+                Code={"ZipFile": body},
+                Publish=False,
+                Tags=ownership.lambda_tags(),
+                **wanted,
+            )
         )
         lam.get_waiter("function_active_v2").wait(FunctionName=name)
         log(f"created function {name}")
         return created["FunctionArn"], [f"function {name}: created"]
+    ownership.claim(
+        "Lambda function",
+        name,
+        ownership.function_owned(function),
+        adopt,
+        lambda: lam.tag_resource(Resource=current["FunctionArn"], Tags=ownership.lambda_tags()),
+        log,
+    )
 
     if current.get("CodeSha256") != code_sha256(body):
         lam.update_function_code(FunctionName=name, ZipFile=body)
@@ -198,7 +231,9 @@ def ensure_function(
     return current["FunctionArn"], changes
 
 
-def ensure_state_machine(sfn: Any, name: str, definition: str, role_arn: str, log: Log) -> tuple[str, bool]:
+def ensure_state_machine(
+    sfn: Any, name: str, definition: str, role_arn: str, log: Log, adopt: bool = False
+) -> tuple[str, bool]:
     """Create the state machine or update it when its definition or role changed."""
     arn = None
     for page in sfn.get_paginator("list_state_machines").paginate():
@@ -207,10 +242,21 @@ def ensure_state_machine(sfn: Any, name: str, definition: str, role_arn: str, lo
                 arn = sm["stateMachineArn"]
     if arn is None:
         arn = retry_role_propagation(
-            lambda: sfn.create_state_machine(name=name, definition=definition, roleArn=role_arn)
+            lambda: sfn.create_state_machine(
+                name=name, definition=definition, roleArn=role_arn, tags=ownership.sfn_tags()
+            )
         )["stateMachineArn"]
         log(f"created state machine {name}")
         return arn, True
+    found = arn
+    ownership.claim(
+        "state machine",
+        name,
+        ownership.state_machine_owned(sfn, found),
+        adopt,
+        lambda: sfn.tag_resource(resourceArn=found, tags=ownership.sfn_tags()),
+        log,
+    )
     current = sfn.describe_state_machine(stateMachineArn=arn)
     if json.loads(current["definition"]) != json.loads(definition) or current["roleArn"] != role_arn:
         sfn.update_state_machine(stateMachineArn=arn, definition=definition, roleArn=role_arn)
@@ -219,8 +265,14 @@ def ensure_state_machine(sfn: Any, name: str, definition: str, role_arn: str, lo
     return arn, False
 
 
-def deploy(settings: Settings, target: Target, log: Log = lambda _m: None) -> DeployResult:
-    """Roles, functions and state machine for ``settings`` on ``target``; safe to run again."""
+def deploy(
+    settings: Settings, target: Target, log: Log = lambda _m: None, adopt: bool = False
+) -> DeployResult:
+    """Roles, functions and state machine for ``settings`` on ``target``; safe to run again.
+
+    Only resources the harness created (tagged, see :mod:`harness.ownership`) are changed; a
+    same-named one of someone else's is an :class:`~harness.ownership.OwnershipError` unless ``adopt``.
+    """
     session = target.session()
     iam, lam, sfn = (target.client(s, session=session) for s in ("iam", "lambda", "stepfunctions"))
     account = target.account_id()
@@ -237,27 +289,32 @@ def deploy(settings: Settings, target: Target, log: Log = lambda _m: None) -> De
         partition=partition,
     )
     result.lambda_role_arn, changed = ensure_role(
-        iam, LAMBDA_ROLE, policies.trust_policy("lambda.amazonaws.com"), lambda_doc, log
+        iam, LAMBDA_ROLE, policies.trust_policy("lambda.amazonaws.com"), lambda_doc, log, adopt
     )
     if changed:
         result.changes.append(f"role {LAMBDA_ROLE}")
 
     env = function_environment(settings, target)
     for name in FUNCTIONS:
-        arn, changes = ensure_function(lam, name, result.lambda_role_arn, env, log)
+        arn, changes = ensure_function(lam, name, result.lambda_role_arn, env, log, adopt=adopt)
         result.function_arns[name] = arn
         result.changes += changes
 
     arns = list(result.function_arns.values())
     result.states_role_arn, changed = ensure_role(
-        iam, STATES_ROLE, policies.trust_policy("states.amazonaws.com"), policies.states_policy(arns), log
+        iam,
+        STATES_ROLE,
+        policies.trust_policy("states.amazonaws.com"),
+        policies.states_policy(arns),
+        log,
+        adopt,
     )
     if changed:
         result.changes.append(f"role {STATES_ROLE}")
 
     definition = render_definition(result.function_arns)
     result.state_machine_arn, changed = ensure_state_machine(
-        sfn, STATE_MACHINE, definition, result.states_role_arn, log
+        sfn, STATE_MACHINE, definition, result.states_role_arn, log, adopt
     )
     if changed:
         result.changes.append(f"state machine {STATE_MACHINE}")

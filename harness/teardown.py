@@ -10,7 +10,9 @@ and trained models cost cents and take minutes to recreate. IAM roles are left: 
 nothing and are reused by the next deploy.
 
 Every deletion tolerates "already gone", so teardown can run twice or after a half-finished
-run. It uses only plain boto3 calls, so it works against any target.
+run. It uses only plain boto3 calls, so it works against any target. Functions and the state machine
+are deleted only when they carry the harness's tag (:mod:`harness.ownership`): a same-named one of
+someone else's is reported as left alone.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from harness import names
+from harness import names, ownership
 from harness.aws_errors import is_not_found
 from harness.config import Settings
 from harness.names import JOB_PREFIX
@@ -37,6 +39,7 @@ Log = Callable[[str], None]
 class TeardownResult:
     deleted: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    not_ours: list[str] = field(default_factory=list)  # same-named, not created by the harness: kept
 
 
 def _gone(call: Callable[[], Any]) -> bool:
@@ -105,7 +108,15 @@ def teardown(
         for m in page["stateMachines"]
         if m["name"] == names.STATE_MACHINE
     ]
+
+    def left_alone(what: str) -> None:
+        result.not_ours.append(what)
+        log(f"left alone: {what} (not created by the harness: no {ownership.TAG_KEY} tag)")
+
     for arn in machines:
+        if not ownership.state_machine_owned(sfn, arn):
+            left_alone(f"state machine {names.STATE_MACHINE}")
+            continue
         record(
             f"state machine {names.STATE_MACHINE}",
             _gone(lambda a=arn: sfn.delete_state_machine(stateMachineArn=a)),
@@ -113,6 +124,16 @@ def teardown(
     if not machines:
         record(f"state machine {names.STATE_MACHINE}", False)
     for fn in names.FUNCTIONS:
+        try:
+            owned = ownership.function_owned(lam.get_function(FunctionName=fn))
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+            record(f"function {fn}", False)
+            continue
+        if not owned:
+            left_alone(f"function {fn}")
+            continue
         record(f"function {fn}", _gone(lambda f=fn: lam.delete_function(FunctionName=f)))
 
     if delete_data:

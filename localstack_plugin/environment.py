@@ -3,8 +3,9 @@
 The process imports the handler once (the cold start) and then serves invocations one at a time, so
 warm invocations reuse module state as on AWS. This module enforces what the real Lambda service does
 around the runtime: the timeout (the process is killed and the invocation fails with ``Task timed out
-after N.NN seconds``), a runtime that dies mid-invocation, per-invocation logs framed by ``START`` /
-``END`` / ``REPORT`` lines, and a fresh init after any of those failures.
+after N.NN seconds``), ``MemorySize`` (``Runtime.OutOfMemory``), a private size-limited ``/tmp`` and a
+read-only task root (:mod:`.sandbox`), a runtime that dies mid-invocation, per-invocation logs framed by
+``START`` / ``END`` / ``REPORT`` lines, and a fresh init after any of those failures.
 """
 
 from __future__ import annotations
@@ -23,20 +24,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from . import sandbox
 from .runtime_api import Invocation, RuntimeApi
 
 # Variables passed through from the executor's own environment; everything else a handler sees comes
-# from the function's configuration, as on AWS (no leaking of LocalStack's venv or PYTHONPATH).
-PASSTHROUGH_ENV = (
-    "PATH",
-    "HOME",
-    "LANG",
-    "LC_ALL",
-    "TMPDIR",
-    "SSL_CERT_FILE",
-    "REQUESTS_CA_BUNDLE",
-    "NO_PROXY",
+# from the function's configuration, as on AWS (no leaking of LocalStack's venv, PYTHONPATH or TMPDIR).
+PASSTHROUGH_ENV = ("PATH", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NO_PROXY")
+# Variables LocalStack's Docker runtime sets that AWS does not: a handler relying on them would fail there.
+DROPPED_ENV = (
+    "LOCALSTACK_HOSTNAME",
+    "EDGE_PORT",
+    "LOCALSTACK_RUNTIME_ID",
+    "LOCALSTACK_RUNTIME_ENDPOINT",
+    "LOCALSTACK_FUNCTION_ACCOUNT_ID",
+    "LOCALSTACK_USER",
 )
+# How often a running invocation's memory is checked (the result wait already wakes this often).
+POLL_S = 0.05
 INIT_TIMEOUT_S = 30.0
 STOP_WAIT_S = 2.0
 _MAX_KEPT_LOG_CHARS = 256 * 1024
@@ -46,14 +50,17 @@ _MAX_KEPT_LOG_CHARS = 256 * 1024
 class FunctionSpec:
     """What an environment needs to know about the function it runs."""
 
-    python: str  # interpreter with awslambdaric and the handler's dependencies
+    python: str  # the runtime environment's interpreter (stdlib + the runtime's boto3 and awslambdaric)
     handler: str  # "module.function"
     task_root: Path  # unzipped code
     env: Mapping[str, str]  # reserved Lambda variables + the function's own
     timeout_s: float
     memory_mb: int = 128
     version: str = "$LATEST"
-    extra_paths: Sequence[Path] = ()  # layer folders, searched after the code
+    extra_paths: Sequence[Path] = ()  # layer folders (/opt/python semantics), searched after the code
+    ephemeral_mb: int = 512  # EphemeralStorage: the size of the private /tmp
+    warning: str | None = None  # written into every invocation's log (e.g. another Python version)
+    tmp_dir: Path | None = None  # where /tmp lives when no mount namespace is possible
 
 
 @dataclass(frozen=True)
@@ -121,8 +128,10 @@ class ExecutionProcess:
         result = None
         while result is None:
             try:
-                result = future.result(timeout=max(0.0, min(0.05, deadline - time.perf_counter())))
+                result = future.result(timeout=max(0.0, min(POLL_S, deadline - time.perf_counter())))
             except FutureTimeout:
+                if self._over_memory():
+                    return self._out_of_memory(request_id, init_logs, init_ms, started)
                 if not self._alive():
                     duration = (time.perf_counter() - started) * 1000
                     code = self._proc.poll()
@@ -132,12 +141,42 @@ class ExecutionProcess:
                     return Outcome(payload=_exit_error(request_id, code), is_error=True, logs=logs)
                 if time.perf_counter() >= deadline:
                     return self._timed_out(request_id, init_logs, init_ms)
+        if self._over_memory():
+            return self._out_of_memory(request_id, init_logs, init_ms, started)
         duration = (time.perf_counter() - started) * 1000
         body = self._output.take()
         logs = init_logs + _frame(
             request_id, self.spec, body, duration, init_ms, max_memory=self._max_memory()
         )
         return Outcome(payload=result.payload, is_error=result.is_error, logs=logs)
+
+    def _over_memory(self) -> bool:
+        if self._proc is None:
+            return False
+        peak = sandbox.peak_rss_mb(self._proc.pid)
+        return peak is not None and peak > self.spec.memory_mb
+
+    def _out_of_memory(
+        self, request_id: str, init_logs: str, init_ms: float | None, started: float
+    ) -> Outcome:
+        """Kill the runtime, as Lambda's memory limit does, and report it the way AWS does."""
+        peak = self._max_memory()
+        self._kill()
+        duration = (time.perf_counter() - started) * 1000
+        message = f"RequestId: {request_id} Error: Runtime exited with error: signal: killed"
+        body = self._output.take() + f"{message}\nRuntime.OutOfMemory\n"
+        logs = init_logs + _frame(
+            request_id,
+            self.spec,
+            body,
+            duration,
+            init_ms,
+            status="error",
+            max_memory=peak,
+            error_type="Runtime.OutOfMemory",
+        )
+        payload = {"errorType": "Runtime.OutOfMemory", "errorMessage": message}
+        return Outcome(payload=json.dumps(payload).encode(), is_error=True, logs=logs)
 
     def _timed_out(self, request_id: str, init_logs: str, init_ms: float | None) -> Outcome:
         """Kill the runtime, as Lambda does; the next invocation gets a fresh init."""
@@ -159,16 +198,29 @@ class ExecutionProcess:
         spec = self.spec
         self._api = RuntimeApi()
         env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
-        env.update(spec.env)
+        env.update({k: v for k, v in spec.env.items() if k not in DROPPED_ENV})
+        runtime_bin = str(Path(spec.python).parent)
         env.update(
             {
                 "AWS_LAMBDA_RUNTIME_API": self._api.address,
                 "LAMBDA_TASK_ROOT": str(spec.task_root),
+                "LAMBDA_RUNTIME_DIR": str(Path(runtime_bin).parent),
+                "PATH": os.pathsep.join(filter(None, (runtime_bin, env.get("PATH", "/usr/bin:/bin")))),
                 "PYTHONPATH": os.pathsep.join(str(p) for p in (spec.task_root, *spec.extra_paths)),
                 "PYTHONUNBUFFERED": "1",
                 "PYTHONDONTWRITEBYTECODE": "1",
+                "PYTHONNOUSERSITE": "1",
+                "LANG": "en_US.UTF-8",
+                "TZ": ":UTC",
             }
         )
+        preexec = None
+        if spec.tmp_dir is not None:
+            spec.tmp_dir.mkdir(parents=True, exist_ok=True)
+            env["TMPDIR"] = str(spec.tmp_dir)
+        else:
+            roots = [spec.task_root, *(p for p in spec.extra_paths if p.is_dir())]
+            preexec = sandbox.private_tmp(spec.ephemeral_mb, roots)
         started = time.perf_counter()
         self._proc = subprocess.Popen(
             [spec.python, "-m", "awslambdaric", spec.handler],
@@ -177,6 +229,7 @@ class ExecutionProcess:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            preexec_fn=preexec,
         )
         self._output.attach(self._proc.stdout)
         deadline = started + INIT_TIMEOUT_S
@@ -201,15 +254,8 @@ class ExecutionProcess:
         self._api = None
 
     def _max_memory(self) -> int | None:
-        try:
-            import psutil
-        except ImportError:
-            return None
-        try:
-            assert self._proc is not None
-            return math.ceil(psutil.Process(self._proc.pid).memory_info().rss / 2**20)
-        except (psutil.Error, AssertionError):
-            return None
+        peak = sandbox.peak_rss_mb(self._proc.pid) if self._proc is not None else None
+        return None if peak is None else min(math.ceil(peak), self.spec.memory_mb)
 
 
 class _Output:
@@ -286,8 +332,15 @@ class _Output:
             return "".join(self._history)
 
 
+_SIGNALS = {9: "killed", 11: "segmentation fault", 6: "aborted", 15: "terminated"}
+
+
 def _exit_error(request_id: str, code: int | None) -> bytes:
-    reason = f"exit status {code}" if code is not None and code >= 0 else f"signal {-(code or 0)}"
+    """AWS's words (its Go runtime's): ``exit status 1``, ``signal: killed``."""
+    if code is not None and code >= 0:
+        reason = f"exit status {code}"
+    else:
+        reason = f"signal: {_SIGNALS.get(-(code or 0), str(-(code or 0)))}"
     message = f"RequestId: {request_id} Error: Runtime exited with error: {reason}"
     return json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
 
@@ -300,8 +353,11 @@ def _frame(
     init_ms: float | None,
     status: str | None = None,
     max_memory: int | None = None,
+    error_type: str | None = None,
 ) -> str:
     """Wrap an invocation's output in the ``START``/``END``/``REPORT`` lines the Lambda service writes."""
+    if spec.warning:
+        body = f"{_timestamp()} WARNING {spec.warning}\n{body}"
     if body and not body.endswith("\n"):
         body += "\n"
     report = [
@@ -315,6 +371,8 @@ def _frame(
         report.append(f"Init Duration: {init_ms:.2f} ms")
     if status:
         report.append(f"Status: {status}")
+    if error_type:
+        report.append(f"Error Type: {error_type}")
     return (
         f"START RequestId: {request_id} Version: {spec.version}\n"
         f"{body}"

@@ -2,14 +2,27 @@
 
 LocalStack owns the Lambda API, environment assignment (one environment per concurrent invocation),
 keep-alive, CloudWatch Logs and ``LogType=Tail``; this class only starts, invokes and stops one
-environment. Handlers run with the interpreter named by ``LAMBDA_EXECUTOR_PYTHON`` (the caller's own
-environment with ``awslambdaric`` and its boto3), never with LocalStack's.
+environment. Each function runs on the Python of its ``Runtime``, in that runtime's own environment
+(:mod:`.runtimes`: stdlib + the runtime's pinned boto3/botocore and awslambdaric), never with
+LocalStack's or the harness's packages. The environment is resolved (and built the first time) in
+``prepare_version``, so a missing interpreter leaves the function ``Failed`` with a reason that says
+what is missing and how to get it, as AWS reports a function that cannot become ``Active``.
+
+Settings (environment variables of the LocalStack process; the harness sets them from its settings):
+``LAMBDA_PYTHON_INTERPRETERS`` (``python3.12=/path,...``), ``LAMBDA_PYTHON_FALLBACK`` (``1``: run on
+another version when the declared one is missing, with a warning in every invocation's log),
+``LAMBDA_RUNTIME_CACHE`` (where runtime environments are built), ``LAMBDA_TMP_ISOLATION=dir`` (no mount
+namespace even where one is possible).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -17,20 +30,58 @@ from localstack import config
 from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
 from localstack.services.lambda_.invocation.runtime_executor import LambdaRuntimeException, RuntimeExecutor
 
+from . import runtimes, sandbox
 from .environment import ExecutionProcess, FunctionSpec
 from .runtime_api import Invocation
 
 LOG = logging.getLogger(__name__)
-PYTHON_ENV = "LAMBDA_EXECUTOR_PYTHON"
+PYTHON_ENV = "LAMBDA_EXECUTOR_PYTHON"  # the last-resort fallback interpreter
+_envs: dict[str, runtimes.RuntimeEnv] = {}
+_envs_lock = threading.Lock()
 
 
-def _python() -> str:
-    python = os.environ.get(PYTHON_ENV, "")
-    if not python or not Path(python).is_file():
-        raise LambdaRuntimeException(
-            f"{PYTHON_ENV} must name a Python interpreter that has awslambdaric installed (got {python!r})"
-        )
-    return python
+def _cache_dir() -> Path:
+    configured = os.environ.get("LAMBDA_RUNTIME_CACHE")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "scones-harness" / "lambda-runtimes"
+
+
+def _fallback(runtime: str) -> str | None:
+    """With LAMBDA_PYTHON_FALLBACK on: the nearest other supported version found, else our own Python."""
+    if os.environ.get("LAMBDA_PYTHON_FALLBACK", "").lower() not in ("1", "true", "yes", "on"):
+        return None
+    wanted = runtimes.SUPPORTED.index(runtime)
+    for other in sorted(runtimes.SUPPORTED, key=lambda r: abs(runtimes.SUPPORTED.index(r) - wanted)):
+        if other == runtime:
+            continue
+        with contextlib.suppress(runtimes.RuntimeNotAvailable):
+            return str(runtimes.find_interpreter(other, mapping=_mapping()).path)
+    return os.environ.get(PYTHON_ENV) or sys.executable
+
+
+def _mapping() -> dict[str, str]:
+    return runtimes.parse_mapping(os.environ.get("LAMBDA_PYTHON_INTERPRETERS", ""))
+
+
+def runtime_env(runtime: str) -> runtimes.RuntimeEnv:
+    """The (cached) environment of ``runtime``; raises :class:`runtimes.RuntimeNotAvailable`."""
+    with _envs_lock:
+        env = _envs.get(runtime)
+        if env is not None and env.python.is_file():
+            return env
+        interpreter = runtimes.find_interpreter(runtime, mapping=_mapping(), fallback=_fallback(runtime))
+        env = runtimes.ensure_runtime_env(interpreter, _cache_dir())
+        if not interpreter.exact:
+            LOG.warning(
+                "runtime %s has no Python %s here: running on Python %s (LAMBDA_PYTHON_FALLBACK)",
+                runtime,
+                runtimes.runtime_version(runtime),
+                interpreter.version,
+            )
+        _envs[runtime] = env
+        return env
 
 
 class LocalProcessRuntimeExecutor(RuntimeExecutor):
@@ -46,11 +97,27 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             raise LambdaRuntimeException("the local executor runs zip-packaged functions only, not images")
         if not str(cfg.runtime or "").startswith("python"):
             raise LambdaRuntimeException(f"the local executor runs Python runtimes only, not {cfg.runtime}")
+        try:
+            renv = runtime_env(cfg.runtime)
+        except runtimes.RuntimeNotAvailable as exc:
+            raise LambdaRuntimeException(str(exc)) from exc
         env = {k: str(v) for k, v in env_vars.items()}
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{cfg.runtime}"
-        layers = [layer.code.get_unzipped_code_location() / "python" for layer in cfg.layers]
+        layers = []
+        for layer in cfg.layers:  # /opt/python and /opt/python/lib/python3.X/site-packages, in that order
+            root = Path(layer.code.get_unzipped_code_location()) / "python"
+            layers += [root / "lib" / cfg.runtime / "site-packages", root]
+        warning = None
+        if not renv.interpreter.exact:
+            warning = (
+                f"runtime {cfg.runtime} is running on Python {renv.interpreter.version} "
+                "(LAMBDA_PYTHON_FALLBACK): AWS runs it on Python "
+                f"{runtimes.runtime_version(cfg.runtime)}; a pass here may not be a pass there"
+            )
+        storage = getattr(cfg, "ephemeral_storage", None)
+        tmp_dir = None if sandbox.namespaces_available() else _cache_dir().parent / "lambda-tmp" / self.id
         spec = FunctionSpec(
-            python=_python(),
+            python=str(renv.python),
             handler=cfg.handler,
             task_root=Path(cfg.code.get_unzipped_code_location()),
             env=env,
@@ -58,6 +125,9 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             memory_mb=int(cfg.memory_size),
             version=self.function_version.id.qualifier,
             extra_paths=layers,
+            ephemeral_mb=int(getattr(storage, "size", 512) or 512),
+            warning=warning,
+            tmp_dir=tmp_dir,
         )
         self._process = ExecutionProcess(spec)
         self._process.start()
@@ -66,6 +136,8 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
     def stop(self) -> None:
         if self._process is not None:
             self._process.stop()
+            if self._process.spec.tmp_dir is not None:
+                shutil.rmtree(self._process.spec.tmp_dir, ignore_errors=True)
 
     def get_address(self) -> str:
         return "127.0.0.1"
@@ -97,8 +169,16 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
 
     @classmethod
     def prepare_version(cls, function_version: FunctionVersion) -> None:
-        """Unzip the code (and layers) once per version, as the Docker executor does."""
+        """Resolve (and build) the runtime environment, then unzip the code and layers once per version.
+
+        Raising here leaves the version ``Failed`` with the message as its ``StateReason``.
+        """
         cfg = function_version.config
+        if cfg.package_type == "Zip":
+            try:
+                runtime_env(str(cfg.runtime))
+            except runtimes.RuntimeNotAvailable as exc:
+                raise LambdaRuntimeException(str(exc)) from exc
         if cfg.code:
             cfg.code.prepare_for_execution()
         for layer in cfg.layers:
@@ -111,8 +191,8 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
     @classmethod
     def validate_environment(cls) -> bool:
         try:
-            _python()
-        except LambdaRuntimeException as exc:
-            LOG.warning("local Lambda executor: %s", exc)
+            _mapping()
+        except runtimes.RuntimeNotAvailable as exc:
+            LOG.warning("local Lambda executor: LAMBDA_PYTHON_INTERPRETERS: %s", exc)
             return False
         return True

@@ -21,11 +21,30 @@ EXPECTED_ERRORS = {"ThresholdConfidenceNotMet"}
 
 
 @app.command()
-def deploy(ctx: typer.Context) -> None:
-    """Create or update the IAM roles, the three Lambda functions and the state machine (idempotent)."""
+def deploy(
+    ctx: typer.Context,
+    adopt: Annotated[
+        bool,
+        typer.Option(
+            "--adopt",
+            help="Take over same-named roles, functions or a state machine the harness did not create "
+            "(tags them; 'harness down' will then delete them). Without it such a resource is an error.",
+        ),
+    ] = False,
+) -> None:
+    """Create or update the IAM roles, the three Lambda functions and the state machine (idempotent).
+
+    Only what the harness created (tag scones-harness=managed) is changed."""
+    from harness.ownership import OwnershipError
+
     settings = settings_of(ctx)
     target = target_for(settings)
-    result = deploy_functions(settings, target, log=lambda m: console.print(m, highlight=False))
+    try:
+        result = deploy_functions(
+            settings, target, log=lambda m: console.print(m, highlight=False), adopt=adopt
+        )
+    except OwnershipError as exc:
+        raise HarnessError(str(exc)) from exc
     if result.changes:
         console.print(f"[green]deployed[/] ({len(result.changes)} change(s)): {result.state_machine_arn}")
     else:

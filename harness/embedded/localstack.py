@@ -3,8 +3,9 @@
 localstack-core 4.9.2 pins boto3/botocore 1.40.40 and its own moto, which pip cannot resolve together
 with the project's boto3/moto/sagemaker, so LocalStack lives in a separate venv that the harness builds
 on first use under ``settings.cache_dir`` and reuses afterwards (a marker file written last says the
-build is complete; an incomplete build is wiped and redone). Lambda handlers do not run in that venv:
-the executor plugin starts them with the project's interpreter (``LAMBDA_EXECUTOR_PYTHON``).
+build is complete; an incomplete build is wiped and redone). Lambda handlers run in neither that venv
+nor the harness's: each runtime gets its own environment (``localstack_plugin.runtimes``) under
+``runtime_cache_dir``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +64,33 @@ class LaunchSpec:
 
 def venv_dir(settings: Settings) -> Path:
     return settings.cache_dir.expanduser().resolve() / "localstack-venv"
+
+
+def runtime_cache_dir(settings: Settings) -> Path:
+    """Where the Lambda runtime environments (one venv per Python runtime) are built and kept."""
+    return settings.cache_dir.expanduser().resolve() / "lambda-runtimes"
+
+
+def prebuild_runtime(settings: Settings, console: Console, runtime: str = "python3.11") -> threading.Thread:
+    """Build ``runtime``'s Lambda environment in the background (the first ``harness up`` only).
+
+    LocalStack would build it on the first CreateFunction anyway (the function stays ``Pending`` until
+    then); doing it while LocalStack starts keeps the first deploy as fast as the next ones. A failure
+    is only reported: the function's own state will say what is missing.
+    """
+    from localstack_plugin import runtimes
+
+    def build() -> None:
+        try:
+            mapping = runtimes.parse_mapping(settings.lambda_interpreters)
+            interpreter = runtimes.find_interpreter(runtime, mapping=mapping)
+            runtimes.ensure_runtime_env(interpreter, runtime_cache_dir(settings))
+        except runtimes.RuntimeNotAvailable as exc:
+            console.print(f"[yellow]![/] Lambda runtime {runtime}: {exc}")
+
+    thread = threading.Thread(target=build, name=f"prebuild-{runtime}", daemon=True)
+    thread.start()
+    return thread
 
 
 def venv_python(venv: Path) -> Path:
@@ -118,7 +147,11 @@ def launch_spec(settings: Settings, python: Path) -> LaunchSpec:
             "SKIP_SSL_CERT_DOWNLOAD": "1",
             "SERVICES": SERVICES,
             "LAMBDA_RUNTIME_EXECUTOR": EXECUTOR_NAME,
-            "LAMBDA_EXECUTOR_PYTHON": sys.executable,
+            "LAMBDA_EXECUTOR_PYTHON": sys.executable,  # the base of a fallback runtime only
+            "LAMBDA_RUNTIME_CACHE": str(runtime_cache_dir(settings)),
+            "LAMBDA_PYTHON_INTERPRETERS": settings.lambda_interpreters,
+            "LAMBDA_PYTHON_FALLBACK": "1" if settings.lambda_version_fallback else "0",
+            "HARNESS_IAM_ENFORCEMENT": settings.iam_enforcement,
             # LocalStack deletes its temp folder on shutdown; keep it (and the unzipped code) in ours.
             "TMPDIR": str(state / "tmp"),
             "LOCALSTACK_VOLUME_DIR": str(state / "volume"),

@@ -79,6 +79,8 @@ def up(
     """
     console = console or Console(stderr=True)
     python = localstack.ensure_venv(settings, console)  # slow only on the first run
+    # The harness's functions' runtime environment, built alongside the start-up (first run only).
+    prebuild = localstack.prebuild_runtime(settings, console)
     ls = localstack.launch_spec(settings, python)
     sm_url = f"http://127.0.0.1:{settings.sagemaker_port}"
     launches = [
@@ -108,6 +110,7 @@ def up(
         statuses = [
             _await(settings, launch, record, reused, started, timeout) for launch, record, reused in begun
         ]
+        prebuild.join()
     except ServiceError:
         for launch, record, reused in begun:
             if not reused:  # leave nothing half-started behind; a reused service stays as it was

@@ -1,14 +1,61 @@
-"""Deploy small zip functions to the embedded cloud for the e2e tests."""
+"""Deploy small zip functions to the embedded cloud for the e2e tests.
+
+IAM is enforced (as on AWS), so a function's role must exist and allow what it calls: the default
+role ``e2e-lambda-role`` is created on first use with S3, Step Functions, Lambda and SageMaker
+invoke permissions on every resource; tests of IAM itself make roles of their own (:func:`ensure_role`).
+"""
 
 from __future__ import annotations
 
 import io
+import json
 import textwrap
 import uuid
 import zipfile
 from typing import Any
 
-ROLE_ARN = "arn:aws:iam::000000000000:role/e2e-lambda-role"
+import boto3
+
+ROLE_NAME = "e2e-lambda-role"
+ROLE_ARN = f"arn:aws:iam::000000000000:role/{ROLE_NAME}"
+BROAD_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:*", "states:*", "lambda:InvokeFunction", "sagemaker:InvokeEndpoint"],
+            "Resource": "*",
+        }
+    ],
+}
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+
+
+def iam_for(lam: Any) -> Any:
+    """An IAM client for the same endpoint and credentials as ``lam``."""
+    creds = lam._request_signer._credentials
+    return boto3.client(
+        "iam",
+        endpoint_url=lam.meta.endpoint_url,
+        region_name=lam.meta.region_name,
+        aws_access_key_id=creds.access_key,
+        aws_secret_access_key=creds.secret_key,
+    )
+
+
+def ensure_role(iam: Any, name: str, policy: dict[str, Any]) -> str:
+    """Create (or update the inline policy of) a Lambda execution role; returns its ARN."""
+    try:
+        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName=name, PolicyDocument=json.dumps(policy))
+    return arn
 
 
 def zip_source(source: str, module: str = "app") -> bytes:
@@ -26,19 +73,28 @@ def deploy(
     timeout: int = 5,
     env: dict[str, str] | None = None,
     role_arn: str = ROLE_ARN,
+    runtime: str = "python3.11",
+    module: str = "app",
+    memory: int = 128,
+    wait: bool = True,
 ) -> str:
-    """Create a python3.11 zip function from ``source`` (handler ``app.handler``) and wait until Active."""
+    """Create a zip function from ``source`` (handler ``<module>.handler``) and wait until Active."""
+    if role_arn == ROLE_ARN:
+        ensure_role(iam_for(lam), ROLE_NAME, BROAD_POLICY)
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     lam.create_function(
         FunctionName=name,
-        Runtime="python3.11",
+        Runtime=runtime,
         Role=role_arn,
-        Handler="app.handler",
-        Code={"ZipFile": zip_source(source)},
+        Handler=f"{module}.{'lambda_handler' if module == 'lambda_function' else 'handler'}",
+        Code={"ZipFile": zip_source(source, module)},
         Timeout=timeout,
+        MemorySize=memory,
         Environment={"Variables": env or {}},
     )
+    if not wait:
+        return name
     lam.get_waiter("function_active_v2").wait(
-        FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150}
+        FunctionName=name, WaiterConfig={"Delay": 0.5, "MaxAttempts": 600}
     )
     return name

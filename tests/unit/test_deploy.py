@@ -9,7 +9,7 @@ import zipfile
 import boto3
 import pytest
 
-from harness import deploy, policies
+from harness import deploy, ownership, policies, teardown
 from harness.config import Settings
 from harness.targets import target_for
 
@@ -116,3 +116,46 @@ def test_role_propagation_is_retried_only_for_assume_errors(monkeypatch) -> None
 
     with pytest.raises(ClientError, match="bad channel"):
         deploy.retry_role_propagation(broken)
+
+
+def test_deploy_refuses_a_same_named_function_it_did_not_create_unless_adopting(aws) -> None:
+    settings = Settings(target="aws", bucket="bkt")
+    target = target_for(settings)
+    iam = boto3.client("iam")
+    role = iam.create_role(
+        RoleName="someone-elses",
+        AssumeRolePolicyDocument=json.dumps(policies.trust_policy("lambda.amazonaws.com")),
+    )
+    lam = boto3.client("lambda", region_name="us-east-1")
+    lam.create_function(
+        FunctionName="classifier",
+        Runtime="python3.12",
+        Role=role["Role"]["Arn"],
+        Handler="x.handler",
+        Code={"ZipFile": deploy.zip_function("classifier")},
+    )
+    with pytest.raises(
+        ownership.OwnershipError, match="Lambda function 'classifier' already exists and was not created"
+    ):
+        deploy.deploy(settings, target)
+    assert lam.get_function_configuration(FunctionName="classifier")["Runtime"] == "python3.12", (
+        "left as it was"
+    )
+
+    # down leaves someone else's function alone, deletes what the harness made
+    result = teardown.teardown(settings, target)
+    assert "function classifier" in result.not_ours
+    assert lam.get_function(FunctionName="classifier")
+
+    messages: list[str] = []
+    deploy.deploy(settings, target, log=messages.append, adopt=True)
+    assert "adopted Lambda function classifier (tagged scones-harness=managed)" in messages
+    assert lam.get_function(FunctionName="classifier")["Tags"][ownership.TAG_KEY] == ownership.TAG_VALUE
+    assert lam.get_function_configuration(FunctionName="classifier")["Runtime"] == deploy.RUNTIME
+    for name in deploy.FUNCTIONS:
+        assert lam.get_function(FunctionName=name)["Tags"] == {ownership.TAG_KEY: ownership.TAG_VALUE}
+    assert ownership.role_owned(iam.get_role(RoleName=deploy.LAMBDA_ROLE)["Role"])
+
+    result = teardown.teardown(settings, target)
+    assert result.not_ours == []
+    assert {f"function {n}" for n in deploy.FUNCTIONS} <= set(result.deleted)

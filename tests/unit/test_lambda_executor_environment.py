@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from localstack_plugin import sandbox
 from localstack_plugin.environment import ExecutionProcess, FunctionSpec
 from localstack_plugin.runtime_api import Invocation
 
@@ -134,3 +135,76 @@ def test_import_error_is_reported_on_invoke(tmp_path: Path) -> None:
 
     assert error and body["errorType"] == "Runtime.ImportModuleError"
     assert "No module named 'no_such_module_for_scones'" in body["errorMessage"]
+
+
+ISOLATION = """
+import os
+
+def handler(event, context):
+    if event["action"] == "fill":
+        try:
+            with open("/tmp/big", "wb") as f:
+                f.write(b"x" * (3 * 1024 * 1024))
+            return {"full": False}
+        except OSError as exc:
+            return {"full": True, "errno": exc.errno}
+    if event["action"] == "hog":
+        blocks = [bytearray(1024 * 1024) for _ in range(200)]
+        return {"mb": len(blocks)}
+    return {"tmp": sorted(os.listdir("/tmp")), "pid": os.getpid()}
+"""
+
+
+def _isolated(tmp_path: Path, **spec_changes: object) -> ExecutionProcess:
+    (tmp_path / "app.py").write_text(ISOLATION)
+    spec = FunctionSpec(
+        python=sys.executable,
+        handler="app.handler",
+        task_root=tmp_path,
+        env={"AWS_LAMBDA_FUNCTION_NAME": "scones"},
+        timeout_s=10,
+        **spec_changes,  # type: ignore[arg-type]
+    )
+    return ExecutionProcess(spec)
+
+
+@pytest.mark.skipif(
+    not sandbox.namespaces_available(), reason="a private /tmp needs root on Linux (mount namespace)"
+)
+def test_private_tmp_is_size_limited_with_enospc(tmp_path: Path) -> None:
+    process = _isolated(tmp_path, ephemeral_mb=1)
+    process.start()
+    try:
+        body = _invoke(process, "fill")[0]
+        listing = _invoke(process, "list")[0]
+    finally:
+        process.stop()
+    assert body == {"full": True, "errno": 28}  # ENOSPC, as a full /tmp on AWS
+    assert "big" in listing["tmp"] and not (Path("/tmp") / "big").exists()
+
+
+def test_memory_size_is_enforced_with_out_of_memory(tmp_path: Path) -> None:
+    process = _isolated(tmp_path, memory_mb=128)
+    process.start()
+    try:
+        pid = _invoke(process, "list")[0]["pid"]
+        body, error, logs, request_id = _invoke(process, "hog")
+        after = _invoke(process, "list")[0]
+    finally:
+        process.stop()
+    assert error and body == {
+        "errorType": "Runtime.OutOfMemory",
+        "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: signal: killed",
+    }
+    assert "Error Type: Runtime.OutOfMemory" in logs and "Max Memory Used: 128 MB" in logs
+    assert after["pid"] != pid, "the killed environment is replaced by a fresh one"
+
+
+def test_fallback_warning_is_in_every_invocation_log(tmp_path: Path) -> None:
+    process = _isolated(tmp_path, warning="runtime python3.13 is running on Python 3.11.2")
+    process.start()
+    try:
+        logs = [_invoke(process, "list")[2] for _ in range(2)]
+    finally:
+        process.stop()
+    assert all("WARNING runtime python3.13 is running on Python 3.11.2" in text for text in logs)

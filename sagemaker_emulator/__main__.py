@@ -57,6 +57,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--ping-timeout", type=float, default=120.0, help="seconds for a model server's /ping"
     )
     parser.add_argument("--stop-grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL")
+    parser.add_argument(
+        "--health-interval",
+        type=float,
+        default=1.0,
+        help="seconds between health checks of model servers (0: none)",
+    )
+    parser.add_argument(
+        "--body-timeout", type=float, default=60.0, help="seconds an invocation's body may pause (then 408)"
+    )
     parser.add_argument("--log-level", default="info")
     return parser.parse_args(argv)
 
@@ -85,9 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         max_endpoints=args.max_endpoints,
         ping_timeout=args.ping_timeout,
         stop_grace=args.stop_grace,
+        health_interval=args.health_interval,
     )
     config = uvicorn.Config(
-        create_app(backend),
+        create_app(backend, body_timeout=args.body_timeout),
         host=args.host,
         port=args.port,
         log_level=args.log_level.lower(),

@@ -41,6 +41,11 @@ def _signal_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
+def kill_group(pid: int) -> None:
+    """SIGKILL what is left of the process group ``pid`` led (its leader has already exited)."""
+    _signal_group(pid, signal.SIGKILL)
+
+
 def stop_popen(proc: subprocess.Popen, grace: float) -> int | None:
     """SIGTERM the child's group, wait up to ``grace`` seconds, then SIGKILL; returns the exit code."""
     if proc.poll() is None:

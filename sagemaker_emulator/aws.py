@@ -11,7 +11,7 @@ import functools
 import logging
 import threading
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 
@@ -47,6 +47,24 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.lstrip("/")
 
 
+def relative_path(key: str, prefix: str, uri: str) -> PurePosixPath:
+    """Where an object under ``prefix`` goes below its destination folder; S3Error when it would leave it.
+
+    An S3 key is any string: ``train/../../etc/cron.d/x`` is a valid key, and ``dest / rel`` alone
+    would write it outside the destination (as root, for an emulator run as root). Such keys are
+    refused before anything is written.
+    """
+    rel = key[len(prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
+    parts = PurePosixPath(rel).parts
+    if not parts or ".." in parts or "\x00" in rel:
+        raise S3Error(
+            f"Data download failed: the S3 object key '{key}' under {uri} would be written outside its "
+            "destination folder (it has a '..' segment); rename the object so that its key stays under the "
+            "prefix."
+        )
+    return PurePosixPath(*parts)
+
+
 def download_prefix(uri: str, dest: Path) -> int:
     """Copy every object under the S3 prefix ``uri`` into ``dest`` (SageMaker's S3Prefix semantics).
 
@@ -62,8 +80,7 @@ def download_prefix(uri: str, dest: Path) -> int:
                 key = obj["Key"]
                 if key.endswith("/"):
                     continue
-                rel = key[len(prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
-                target = dest / rel
+                target = dest / relative_path(key, prefix, uri)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 tmp = target.with_name(f".{target.name}.part")
                 s3.download_file(bucket, key, str(tmp))
@@ -151,8 +168,8 @@ class LogSink:
             batch, self._pending = self._pending, []
         if not batch or self._broken:
             return
-        logs = client("logs")
         try:
+            logs = client("logs")
             self._ensure(logs)
             for start in range(0, len(batch), 5000):
                 logs.put_log_events(

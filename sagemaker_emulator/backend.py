@@ -23,6 +23,7 @@ from sagemaker_emulator.errors import (
     ValidationException,
 )
 from sagemaker_emulator.executors import Executor, ExecutorError
+from sagemaker_emulator.health import HEALTH_INTERVAL_S, HealthMonitor
 from sagemaker_emulator.hosting import PING_TIMEOUT_S, EndpointDeployer, EndpointRuntime
 from sagemaker_emulator.listing import listing, page
 from sagemaker_emulator.resources import (
@@ -55,6 +56,7 @@ class SageMakerBackend:
         max_endpoints: int = 10,
         ping_timeout: float = PING_TIMEOUT_S,
         stop_grace: float = 10.0,
+        health_interval: float = HEALTH_INTERVAL_S,
     ):
         self.state_dir = Path(state_dir)
         self.executor = executor
@@ -70,6 +72,7 @@ class SageMakerBackend:
         self.endpoints: dict[str, Endpoint] = {}
         self.runners: dict[str, TrainingRunner] = {}
         self.deployer = EndpointDeployer(self)
+        self.health = HealthMonitor(self, health_interval)
         self.closing = False
 
     # ----------------------------------------------------------------- lifecycle
@@ -100,6 +103,7 @@ class SageMakerBackend:
         with self.lock:
             for rec in self.store.load_all(Endpoint.KIND):
                 self._restore_endpoint(Endpoint.from_record(rec))
+        self.health.start()
 
     def _restore_endpoint(self, ep: Endpoint) -> None:
         for server in ep.servers:
@@ -121,6 +125,7 @@ class SageMakerBackend:
     def shutdown(self) -> None:
         """Stop training processes and model servers; upload pending captures. State stays on disk."""
         self.closing = True
+        self.health.stop()
         with self.lock:
             runners = list(self.runners.values())
             endpoints = list(self.endpoints.values())

@@ -10,20 +10,19 @@ Record shape (one line per captured invocation)::
 
 Keys: ``<DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/<mm-ss-mmm>-<uuid>.jsonl`` (UTC).
 
-The request path only samples and enqueues raw bytes; a writer thread encodes, groups by
-destination and hour, and uploads batches. Close drains the queue and uploads what is left; a
-batch S3 refuses is kept under ``<state>/capture-pending`` and uploaded on the next start, so no
-record is lost on shutdown.
+The request path samples, encodes and appends each record to a spool file under
+``<state>/capture-pending`` before the response is sent; a writer thread uploads the spool in
+batches grouped by destination and hour, retries what S3 refuses, and a restarted emulator uploads
+what an earlier run left, so no acknowledged record is lost, even to ``kill -9`` (see CaptureWriter).
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 import json
 import logging
-import queue
+import os
 import random
 import threading
 import time
@@ -34,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 from sagemaker_emulator import aws
-from sagemaker_emulator.store import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -128,108 +126,155 @@ def record_for(inv: Invocation) -> dict[str, Any]:
     return {"captureData": capture, "eventMetadata": meta, "eventVersion": "0"}
 
 
-def capture_key(destination: str, endpoint: str, variant: str, when: dt.datetime) -> tuple[str, str]:
-    """(bucket, key) of a new capture file for records of ``when``'s hour."""
+def capture_key(
+    destination: str, endpoint: str, variant: str, when: dt.datetime, uid: str | None = None
+) -> tuple[str, str]:
+    """(bucket, key) of a capture file for records of ``when``'s hour (``uid`` fixes its name)."""
     bucket, prefix = aws.split_s3_uri(destination)
-    name = f"{when:%M-%S}-{when.microsecond // 1000:03d}-{uuid.uuid4()}.jsonl"
+    name = f"{when:%M-%S}-{when.microsecond // 1000:03d}-{uid or uuid.uuid4()}.jsonl"
     parts = [p for p in (prefix.strip("/"), endpoint, variant, f"{when:%Y/%m/%d/%H}", name) if p]
     return bucket, "/".join(parts)
 
 
 class CaptureWriter:
-    """Batches capture records to S3 from one background thread."""
+    """Spools each record to disk before the response leaves, and uploads the spool in batches.
 
-    def __init__(self, pending_dir: Path, flush_interval: float = 2.0):
-        self.pending_dir = Path(pending_dir)
+    ``submit`` (on the request path) encodes the record and appends it, with where it goes, to the
+    active spool segment ``<spool_dir>/<n>.jsonl`` with one ``write``: once InvokeEndpoint has
+    answered, the record is in the kernel's page cache and survives a crash (even ``kill -9``) of
+    the emulator. A writer thread closes the active segment every ``flush_interval`` seconds,
+    uploads each closed segment (one S3 object per destination, endpoint, variant and hour) and
+    deletes it only when every object is written; a segment S3 refuses stays and is retried on the
+    next round, and segments left by an earlier run are uploaded at start. Object names derive from
+    the segment's name, so a segment uploaded twice (a crash between the upload and the delete)
+    overwrites its objects instead of duplicating records.
+    """
+
+    def __init__(self, spool_dir: Path, flush_interval: float = 2.0):
+        self.spool_dir = Path(spool_dir)
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
         self.flush_interval = flush_interval
-        self._queue: queue.Queue[Invocation | None] = queue.Queue()
-        self._flush_requests: queue.Queue[threading.Event] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="capture-writer", daemon=True)
-        self._closed = False
         self.records_written = 0
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._active: Path | None = None
+        self._wake = threading.Event()
+        self._flush_requests: list[threading.Event] = []
+        self._closed = False
+        self._clean = True  # whether the last round left nothing in the spool
+        self._thread = threading.Thread(target=self._run, name="capture-writer", daemon=True)
         self._thread.start()
 
     def submit(self, inv: Invocation) -> None:
-        """Called on the request path: O(1), no encoding, no I/O."""
-        self._queue.put_nowait(inv)
+        """Called on the request path, before the response is sent: encode and append, no S3."""
+        entry = {
+            "d": inv.config.destination,
+            "e": inv.endpoint,
+            "v": inv.variant,
+            "t": inv.time.isoformat(),
+            "r": record_for(inv),
+        }
+        line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
+        with self._lock:
+            if self._fd is None:
+                self._active = self.spool_dir / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.jsonl"
+                self._fd = os.open(self._active, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.write(self._fd, line)
 
     def flush(self, timeout: float = 30.0) -> bool:
-        """Upload everything submitted so far; True when done within ``timeout``."""
+        """Upload everything submitted so far; True when the spool is empty within ``timeout``."""
         done = threading.Event()
-        self._flush_requests.put(done)
-        self._queue.put(None)  # wake the writer
-        return done.wait(timeout)
+        with self._lock:
+            self._flush_requests.append(done)
+        self._wake.set()
+        return done.wait(timeout) and self._clean
 
     def close(self, timeout: float = 30.0) -> None:
+        """Upload what is spooled; what S3 refuses stays in the spool for the next start."""
         if self._closed:
             return
         self._closed = True
-        self._queue.put(None)
+        self._wake.set()
         self._thread.join(timeout)
 
-    def _run(self) -> None:
-        self._upload_pending_files()
-        batch: list[Invocation] = []
-        deadline = time.monotonic() + self.flush_interval
-        while True:
-            timeout = max(0.0, deadline - time.monotonic())
-            try:
-                item = self._queue.get(timeout=timeout)
-                if item is not None:
-                    batch.append(item)
-                    while len(batch) < MAX_BATCH_RECORDS:  # drain what is already there
-                        nxt = self._queue.get_nowait()
-                        if nxt is None:
-                            break
-                        batch.append(nxt)
-            except queue.Empty:
-                pass
-            flush_now = not self._flush_requests.empty() or self._closed or len(batch) >= MAX_BATCH_RECORDS
-            if flush_now or time.monotonic() >= deadline:
-                if self._closed:  # take everything still queued
-                    with contextlib.suppress(queue.Empty):
-                        while True:
-                            nxt = self._queue.get_nowait()
-                            if nxt is not None:
-                                batch.append(nxt)
-                self._write(batch)
-                batch = []
-                deadline = time.monotonic() + self.flush_interval
-                while not self._flush_requests.empty():
-                    self._flush_requests.get_nowait().set()
-                if self._closed:
-                    return
+    def _rotate(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd, self._active = None, None
 
-    def _write(self, batch: list[Invocation]) -> None:
-        if not batch:
-            return
-        groups: dict[tuple[str, str, str, str], list[Invocation]] = defaultdict(list)
-        for inv in batch:
-            groups[(inv.config.destination, inv.endpoint, inv.variant, f"{inv.time:%Y%m%d%H}")].append(inv)
-        for (destination, endpoint, variant, _hour), invs in groups.items():
-            body = "".join(json.dumps(record_for(i), separators=(",", ":")) + "\n" for i in invs).encode()
-            bucket, key = capture_key(destination, endpoint, variant, invs[0].time)
-            if self._put(bucket, key, body):
-                self.records_written += len(invs)
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            with self._lock:
+                waiting, self._flush_requests = self._flush_requests, []
+            self._rotate()
+            try:
+                self._clean = self._upload_spool()
+            except OSError as exc:  # the spool folder itself is unreadable: keep running, retry next round
+                log.warning("capture spool %s unreadable: %s", self.spool_dir, exc)
+                self._clean = False
+            for event in waiting:
+                event.set()
+            if self._closed:
+                return
+
+    def _upload_spool(self) -> bool:
+        """Upload every closed segment, oldest first; True when none is left."""
+        self._upload_legacy()
+        clean = True
+        for segment in sorted(self.spool_dir.glob("*.jsonl")):
+            if segment == self._active:
+                continue
+            if self._upload_segment(segment):
+                segment.unlink(missing_ok=True)
             else:
-                self._spill(bucket, key, body)
+                clean = False
+        return clean
+
+    def _upload_segment(self, segment: Path) -> bool:
+        groups: dict[tuple[str, str, str, str], list[tuple[dt.datetime, dict[str, Any]]]] = defaultdict(list)
+        try:
+            raw = segment.read_bytes()
+        except OSError:
+            return False
+        for line in raw.splitlines():
+            try:
+                entry = json.loads(line)
+                when = dt.datetime.fromisoformat(entry["t"])
+                groups[(entry["d"], entry["e"], entry["v"], f"{when:%Y%m%d%H}")].append((when, entry["r"]))
+            except (ValueError, KeyError, TypeError):
+                continue  # a line torn by a crash mid-write: the rest of the segment still counts
+        ok = True
+        for (destination, endpoint, variant, hour), items in groups.items():
+            for start in range(0, len(items), MAX_BATCH_RECORDS):
+                part = items[start : start + MAX_BATCH_RECORDS]
+                body = "".join(json.dumps(r, separators=(",", ":")) + "\n" for _, r in part).encode()
+                uid = str(
+                    uuid.uuid5(
+                        uuid.NAMESPACE_URL,
+                        f"{segment.name}/{destination}/{endpoint}/{variant}/{hour}/{start}",
+                    )
+                )
+                bucket, key = capture_key(destination, endpoint, variant, part[0][0], uid)
+                if self._put(bucket, key, body):
+                    self.records_written += len(part)
+                else:
+                    ok = False
+        return ok
 
     def _put(self, bucket: str, key: str, body: bytes) -> bool:
         try:
             aws.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/jsonl")
             return True
-        except Exception as exc:  # any S3 failure: keep the records on disk instead
+        except Exception as exc:  # any S3 failure: the spool keeps the records for the next round
             log.warning("capture upload to s3://%s/%s failed (%s); kept for retry", bucket, key, exc)
             return False
 
-    def _spill(self, bucket: str, key: str, body: bytes) -> None:
-        path = self.pending_dir / f"{uuid.uuid4()}.json"
-        write_json_atomic(path, {"bucket": bucket, "key": key, "body": body.decode()})
-
-    def _upload_pending_files(self) -> None:
-        if not self.pending_dir.is_dir():
-            return
-        for path in sorted(self.pending_dir.glob("*.json")):
+    def _upload_legacy(self) -> None:
+        """Batches an earlier version of the emulator kept as ``*.json`` (one S3 object each)."""
+        for path in sorted(self.spool_dir.glob("*.json")):
             try:
                 item = json.loads(path.read_text())
             except (OSError, ValueError):

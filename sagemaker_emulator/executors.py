@@ -13,6 +13,7 @@ Both hand back a :class:`Run`: a line iterator for the logs, ``poll``/``wait`` f
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,22 @@ from sagemaker_emulator.images import ImageMap
 
 CONTAINER_OPT_ML = "/opt/ml"
 CONTAINER_PORT = 8080
+
+
+# The user's own session and profile stay with the user: a training script or model server gets the
+# credentials the emulator was started with for its cloud, never a session token or profile that
+# would let it act as the user on a real account.
+USER_CREDENTIAL_VARS = frozenset(
+    {"AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"}
+)
+
+
+def world_writable(path: str) -> bool:
+    """Whether anyone may create files in ``path`` (so nothing should be imported from it)."""
+    try:
+        return bool(os.stat(path).st_mode & stat.S_IWOTH)
+    except OSError:
+        return False
 
 
 class ExecutorError(RuntimeError):
@@ -64,6 +81,7 @@ class ProcessRun:
         self.proc = proc
         self.pid: int | None = proc.pid
         self.started = _proc.start_time(proc.pid)
+        self._reaped = False
 
     def lines(self) -> Iterator[str]:
         assert self.proc.stdout is not None
@@ -71,13 +89,24 @@ class ProcessRun:
             yield raw.decode("utf-8", "replace").rstrip("\r\n")
 
     def poll(self) -> int | None:
-        return self.proc.poll()
+        return self._ended(self.proc.poll())
 
     def wait(self, timeout: float | None = None) -> int | None:
         try:
-            return self.proc.wait(timeout=timeout)
+            return self._ended(self.proc.wait(timeout=timeout))
         except subprocess.TimeoutExpired:
             return None
+
+    def _ended(self, code: int | None) -> int | None:
+        """Once the main process has exited, whatever it forked (its process group) ends with it.
+
+        A container's processes all end when its main process does; a training script that leaves a
+        data loader or a daemon running must not outlive the job here either.
+        """
+        if code is not None and not self._reaped:
+            self._reaped = True
+            _proc.kill_group(self.proc.pid)
+        return code
 
     def stop(self, grace: float) -> int | None:
         return _proc.stop_popen(self.proc, grace)
@@ -105,15 +134,23 @@ class ProcessExecutor:
             self.check(spec.image, spec.mode)
         assert command is not None
         env = {
-            **self.base_env,
+            **{k: v for k, v in self.base_env.items() if k not in USER_CREDENTIAL_VARS},
             **command.env,
             **spec.env,
             "OPT_ML": str(spec.opt_ml),
             "PYTHONUNBUFFERED": "1",
         }
         cwd = command.cwd or os.getcwd()
-        # Let `python -m training.train` import the project from the working directory.
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (cwd, env.get("PYTHONPATH", "")) if p)
+        inherited = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and not world_writable(p)]
+        if world_writable(cwd):
+            # Anyone could plant a module there; run from the job's own folder and import nothing from it
+            # (PYTHONSAFEPATH keeps `python -m` from putting the working directory first on sys.path).
+            cwd = str(spec.opt_ml.parent)
+            env["PYTHONSAFEPATH"] = "1"
+            env["PYTHONPATH"] = os.pathsep.join(inherited)
+        else:
+            # Let `python -m training.train` import the project from the working directory.
+            env["PYTHONPATH"] = os.pathsep.join([cwd, *inherited])
         if spec.port is not None:
             env["SAGEMAKER_BIND_TO_PORT"] = str(spec.port)
             env["SAGEMAKER_BIND_TO_HOST"] = "127.0.0.1"

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from sagemaker_emulator import aws
 from sagemaker_emulator.capture import CaptureConfig
-from sagemaker_emulator.executors import Executor, ExecutorError, Run, RunSpec
+from sagemaker_emulator.executors import CONTAINER_OPT_ML, Executor, ExecutorError, Run, RunSpec
 from sagemaker_emulator.modeldata import DeployError, prepare_model_dir
 from sagemaker_emulator.resources import Endpoint, EndpointConfig, Model, utcnow
 
@@ -40,6 +40,7 @@ __all__ = [
     "DeployError",
     "EndpointDeployer",
     "EndpointRuntime",
+    "Lease",
     "ModelServer",
     "RuntimeClosed",
     "Variant",
@@ -66,6 +67,9 @@ class ModelServer:
     ready: threading.Event = field(default_factory=threading.Event)
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
     sink: aws.LogSink | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    log_group: str | None = None
+    ping_failures: int = 0  # consecutive failed health checks (HealthMonitor)
     _log_thread: threading.Thread | None = None
 
     @property
@@ -73,6 +77,7 @@ class ModelServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, executor: Executor, env: dict[str, str], log_group: str | None = None) -> None:
+        self.env, self.log_group = dict(env), log_group
         self.port = free_port()
         log_sink = self.sink = aws.LogSink(log_group, f"{self.variant}/{self.port}") if log_group else None
         spec = RunSpec(
@@ -123,6 +128,8 @@ class ModelServer:
 
     def _ping_failure(self, what: str) -> str:
         last = " | ".join(list(self.tail)[-5:])
+        for host in {str(self.workdir / "opt_ml"), str((self.workdir / "opt_ml").resolve())}:
+            last = last.replace(host, CONTAINER_OPT_ML)  # the container's view, as AWS reports it
         reason = (
             f"The primary container for production variant {self.variant} did not pass the ping health "
             f"check ({what})."
@@ -144,6 +151,10 @@ class ModelServer:
         if self.sink is not None:
             self.sink.close()
 
+    def replacement(self) -> ModelServer:
+        """A new server for the same variant over the same model folder (not started)."""
+        return ModelServer(self.endpoint, self.variant, self.image, self.workdir)
+
     def pid_record(self) -> dict[str, Any] | None:
         if self.run is None or self.run.pid is None:
             return None
@@ -154,6 +165,14 @@ class ModelServer:
 class Variant:
     name: str
     weight: float
+    server: ModelServer  # replaced in place when the HealthMonitor replaces a dead server
+
+
+@dataclass(frozen=True)
+class Lease:
+    """One routed request: the variant and the very server it was counted on."""
+
+    variant: Variant
     server: ModelServer
 
 
@@ -171,7 +190,7 @@ class EndpointRuntime:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _closed: bool = False
 
-    def acquire(self, target_variant: str | None) -> Variant | None:
+    def acquire(self, target_variant: str | None) -> Lease | None:
         """Pick a variant and count the request on its server in one step.
 
         Counting inside the pick, under the lock :meth:`close` takes, means a drain never misses
@@ -182,13 +201,22 @@ class EndpointRuntime:
             if self._closed:
                 raise RuntimeClosed(self.config_name)
             variant = self._pick(target_variant)
-            if variant is not None:
-                variant.server.inflight += 1
-            return variant
+            if variant is None:
+                return None
+            variant.server.inflight += 1
+            return Lease(variant, variant.server)
 
-    def release(self, variant: Variant) -> None:
+    def release(self, lease: Lease) -> None:
         with self._lock:
-            variant.server.inflight -= 1
+            lease.server.inflight -= 1
+
+    def replace_server(self, variant: Variant, server: ModelServer) -> bool:
+        """Route ``variant`` to ``server`` from now on; False (nothing changed) once the runtime is closed."""
+        with self._lock:
+            if self._closed:
+                return False
+            variant.server = server
+            return True
 
     def _pick(self, target_variant: str | None) -> Variant | None:
         if target_variant:

@@ -27,6 +27,7 @@ from sagemaker_emulator.errors import (
     AwsError,
     SerializationException,
     UnknownOperationException,
+    ValidationError,
     ValidationException,
 )
 
@@ -81,6 +82,28 @@ def validate(params: dict[str, Any], shape: StructureShape) -> None:
         count = len(problems)
         noun = "error" if count == 1 else "errors"
         raise ValidationException(f"{count} validation {noun} detected: " + "; ".join(problems))
+
+
+def validate_invoke(endpoint: str, headers: Any) -> None:
+    """InvokeEndpoint's URI and header members against the runtime's model (lengths, patterns).
+
+    botocore checks only minimums client-side, so an over-long ``CustomAttributes`` (1024) or
+    ``InferenceId`` (64) reaches the service, which answers ValidationError: so does the emulator.
+    """
+    shape = service_model("sagemaker-runtime").operation_model("InvokeEndpoint").input_shape
+    params: dict[str, Any] = {}
+    for key, member in shape.members.items():
+        where = member.serialization.get("location")
+        if where == "uri":
+            params[key] = endpoint
+        elif where == "header" and (value := headers.get(member.serialization["name"].lower())) is not None:
+            params[key] = value
+    problems: list[str] = []
+    _check_constraints(params, shape, "", problems)
+    if problems:
+        count = len(problems)
+        noun = "error" if count == 1 else "errors"
+        raise ValidationError(f"{count} validation {noun} detected: " + "; ".join(problems))
 
 
 def _from_wire(value: Any, shape: Shape) -> Any:

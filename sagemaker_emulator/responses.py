@@ -12,6 +12,7 @@ Both services share one port, so ``AWS_ENDPOINT_URL_SAGEMAKER`` and
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -31,6 +32,7 @@ from sagemaker_emulator.runtime import Invoker
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's documented limit
+BODY_TIMEOUT_S = 60.0  # the most a request body may pause between chunks
 
 
 def _error_response(err: AwsError, rid: str, rest: bool) -> Response:
@@ -38,7 +40,29 @@ def _error_response(err: AwsError, rid: str, rest: bool) -> Response:
     return Response(body, status_code=status, headers=headers)
 
 
-def create_app(backend: SageMakerBackend, max_payload: int = MAX_PAYLOAD_BYTES) -> Starlette:
+async def read_body(request: Request, limit: int, timeout: float) -> bytes | None:
+    """The request body, ``None`` as soon as it grows past ``limit`` (chunked bodies declare no length).
+
+    Each chunk must arrive within ``timeout`` seconds (TimeoutError otherwise), so a client that
+    never sends its body cannot hold a request open forever.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), timeout)
+        except StopAsyncIteration:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+
+
+def create_app(
+    backend: SageMakerBackend, max_payload: int = MAX_PAYLOAD_BYTES, body_timeout: float = BODY_TIMEOUT_S
+) -> Starlette:
     """The ASGI app; ``backend.start()`` / ``shutdown()`` run in its lifespan."""
     invoker = Invoker(backend)
 
@@ -66,6 +90,11 @@ def create_app(backend: SageMakerBackend, max_payload: int = MAX_PAYLOAD_BYTES) 
                     for name, ep in list(backend.endpoints.items())
                     if ep.runtime is not None
                 },
+                # model servers the health monitor replaced (see health.py)
+                "replacements": [
+                    {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
+                    for r in list(backend.health.replacements)
+                ],
             }
         )
 
@@ -99,8 +128,16 @@ def create_app(backend: SageMakerBackend, max_payload: int = MAX_PAYLOAD_BYTES) 
             declared = request.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > max_payload:
                 return too_large()
-            body = await request.body()
-            if len(body) > max_payload:
+            try:
+                body = await read_body(request, max_payload, body_timeout)
+            except TimeoutError:
+                # The client sent headers and then too little of its body: answer and free the connection.
+                return JSONResponse(
+                    {"message": f"Request body not received within {body_timeout:g} seconds."},
+                    status_code=408,
+                    headers={"connection": "close"},
+                )
+            if body is None:
                 return too_large()
             result = await invoker.invoke(request.path_params["name"], body, request.headers)
         except AwsError as err:

@@ -14,10 +14,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from sagemaker_emulator import protocol
 from sagemaker_emulator.backend import SageMakerBackend
 from sagemaker_emulator.capture import Invocation
 from sagemaker_emulator.errors import ModelError, ServiceUnavailable, ValidationError
-from sagemaker_emulator.hosting import EndpointRuntime, RuntimeClosed, Variant, log_group
+from sagemaker_emulator.hosting import EndpointRuntime, Lease, RuntimeClosed, log_group
 from sagemaker_emulator.proxy import HttpPool, ProxyError, ProxyTimeout
 
 INVOKE_TIMEOUT_S = 60.0  # the container response time limit on AWS
@@ -57,33 +58,36 @@ class Invoker:
                 raise ServiceUnavailable(f"Endpoint {name} is starting; try again shortly.")
         return runtime
 
-    async def _acquire(self, name: str, target: str | None) -> tuple[EndpointRuntime, Variant]:
+    async def _acquire(self, name: str, target: str | None) -> tuple[EndpointRuntime, Lease]:
         while True:
             runtime = await self._ready_runtime(name)
             try:
-                variant = runtime.acquire(target)
+                lease = runtime.acquire(target)
             except RuntimeClosed:
                 await asyncio.sleep(0)  # swapped out just now: the new runtime is already in place
                 continue
-            if variant is None:
+            if lease is None:
                 raise ValidationError(f"The variant {target} does not exist for endpoint {name}.")
-            return runtime, variant
+            return runtime, lease
 
     async def invoke(self, name: str, body: bytes, headers: Any) -> InvokeResult:
         """``headers``: the request's headers (a case-insensitive mapping); AwsError on failure."""
         assert self.pool is not None, "Invoker.open() was not called"
-        runtime, variant = await self._acquire(name, headers.get("x-amzn-sagemaker-target-variant"))
+        protocol.validate_invoke(name, headers)
+        runtime, lease = await self._acquire(name, headers.get("x-amzn-sagemaker-target-variant"))
+        variant = lease.variant
         forward = {k: v for k in FORWARDED if (v := headers.get(k)) is not None}
         try:
-            resp = await self.pool.post("127.0.0.1", variant.server.port, "/invocations", body, forward)
+            resp = await self.pool.post("127.0.0.1", lease.server.port, "/invocations", body, forward)
         except ProxyTimeout as exc:
             raise self.model_error(
                 name, 0, "Your invocation timed out while waiting for a response from container primary."
             ) from exc
         except ProxyError as exc:
+            self.backend.health.suspect(name)  # a dead server is replaced now, not at the next check
             raise self.model_error(name, 0, f"Could not reach container primary: {exc}") from exc
         finally:
-            runtime.release(variant)
+            runtime.release(lease)
         if not 200 <= resp.status < 300:
             raise self.model_error(name, resp.status, resp.text)
         out_type = resp.headers.get("content-type", "application/json")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sagemaker_emulator import aws
-from sagemaker_emulator.executors import Executor, ExecutorError, Run, RunSpec
+from sagemaker_emulator.executors import CONTAINER_OPT_ML, Executor, ExecutorError, Run, RunSpec
 
 if TYPE_CHECKING:
     from sagemaker_emulator.resources import TrainingJob
@@ -105,6 +105,18 @@ def tar_folder(folder: Path, archive: Path) -> None:
     tmp.replace(archive)
 
 
+# The error types SageMaker itself puts in front of a FailureReason; an algorithm that writes one of
+# them into its failure file (the built-in algorithms write "ClientError: ...") keeps it as it is.
+FAILURE_PREFIXES = re.compile(r"(AlgorithmError|ClientError|InternalServerError|CapacityError): ")
+
+
+def container_paths(text: str, opt_ml: Path) -> str:
+    """``text`` with the job's host folder written as the container sees it (/opt/ml), as on AWS."""
+    for host in {str(opt_ml), str(opt_ml.resolve())}:
+        text = text.replace(host, CONTAINER_OPT_ML)
+    return text
+
+
 def failure_reason(opt_ml: Path, code: int | None, tail: list[str]) -> str:
     """``$OPT_ML/output/failure`` when the algorithm wrote one, else the exit code and last log lines."""
     failure = opt_ml / "output" / "failure"
@@ -114,7 +126,9 @@ def failure_reason(opt_ml: Path, code: int | None, tail: list[str]) -> str:
     if not text:
         last = " | ".join(line for line in tail[-5:] if line.strip())
         text = f"ExitCode {code}" + (f": {last}" if last else "")
-    return f"AlgorithmError: {text}"[:FAILURE_MAX_CHARS]
+    if not FAILURE_PREFIXES.match(text):
+        text = f"AlgorithmError: {text}"
+    return container_paths(text, opt_ml)[:FAILURE_MAX_CHARS]
 
 
 class TrainingRunner:
@@ -189,7 +203,8 @@ class TrainingRunner:
             # Logs first: whoever sees the final status may read the logs right away.
             if sink is not None:
                 sink.close()
-            job.finish(outcome[0], outcome[1], reason=outcome[2])
+            reason = container_paths(outcome[2], opt_ml) if outcome[2] else None
+            job.finish(outcome[0], outcome[1], reason=reason)
             self.on_change(job)
 
     def _download(self, opt_ml: Path) -> None:

@@ -32,6 +32,9 @@ from harness.embedded.process import (
 from harness.targets import target_for
 
 SAGEMAKER_MODULE = "sagemaker_emulator"
+USER_CREDENTIAL_VARS = frozenset(
+    {"AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"}
+)
 # The harness's image map: the emulator knows no project, so the harness tells it that the built-in
 # image-classification image runs this project's training/train.py and training/serve.py.
 SAGEMAKER_IMAGE_MAP = Path(__file__).with_name("sagemaker-images.json")
@@ -215,7 +218,8 @@ def _spawn_localstack(spec: localstack.LaunchSpec, log: Path, pids: Path) -> Ser
 def _spawn_sagemaker(settings: Settings, url: str, log: Path, pids: Path) -> ServiceRecord:
     state = service_dir(settings, "sagemaker") / "state"
     state.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
+    # The user's own session token and profile are for AWS, not for the embedded cloud's services.
+    env = {k: v for k, v in os.environ.items() if k not in USER_CREDENTIAL_VARS}
     env.update(target_for(settings.replace(target="local")).process_env())
     cmd = [
         sys.executable,

@@ -34,7 +34,10 @@ def executor() -> Iterator[FakeExecutor]:
 
 @pytest.fixture
 def backend(tmp_path: Path, executor: FakeExecutor) -> Iterator[SageMakerBackend]:
-    b = SageMakerBackend(tmp_path / "state", executor, ping_timeout=20, capture_flush_interval=0.2)
+    # No background health checks here: the tests below call them when they want them.
+    b = SageMakerBackend(
+        tmp_path / "state", executor, ping_timeout=20, capture_flush_interval=0.2, health_interval=0
+    )
     b.start()
     yield b
     b.shutdown()
@@ -177,7 +180,7 @@ def test_invoker_retries_a_runtime_swapped_out_between_lookup_and_pick(backend, 
     assert executor.runs[1].spec.name in result.body.decode()
 
 
-def test_a_blocked_control_plane_call_does_not_hold_up_invocations(backend, executor):
+def test_a_blocked_control_plane_call_does_not_hold_up_invocations(backend, executor, monkeypatch):
     in_service(backend, "ep", "c1")
     release = threading.Event()
     entered = threading.Event()
@@ -190,8 +193,9 @@ def test_a_blocked_control_plane_call_does_not_hold_up_invocations(backend, exec
 
     backend.list_models = slow_list_models  # type: ignore[method-assign]
     app = create_app(backend)
-    backend.start = lambda: None  # type: ignore[method-assign]  # started by the fixture
-    backend.shutdown = lambda: None  # type: ignore[method-assign]
+    # Started by the fixture, which also shuts it down: the app's lifespan must do neither.
+    monkeypatch.setattr(backend, "start", lambda: None)
+    monkeypatch.setattr(backend, "shutdown", lambda: None)
     with TestClient(app) as client:
         results: dict[str, Any] = {}
 
@@ -218,3 +222,45 @@ def test_a_blocked_control_plane_call_does_not_hold_up_invocations(backend, exec
     assert resp.status_code == 200, resp.text
     assert took < 10  # answered while ListModels was still blocked
     assert results["list"].status_code == 200 and "Models" in results["list"].json()
+
+
+def test_a_dead_model_server_is_replaced_and_the_endpoint_says_so(backend, executor):
+    in_service(backend, "ep", "c1")
+    ep = backend.endpoints["ep"]
+    runtime = ep.runtime
+    (run_a,) = executor.runs
+    run_a.crash(-9)
+    executor.ping_open = False  # hold the replacement before its first good ping
+    checker = threading.Thread(target=backend.health.check_all)
+    checker.start()
+    (_, run_b) = executor.wait_for_runs(2)
+    described = backend.describe_endpoint({"EndpointName": "ep"})
+    assert described["EndpointStatus"] == "SystemUpdating"
+    (status,) = described["ProductionVariants"][0]["VariantStatus"]
+    assert status["Status"] == "Updating"
+    assert "Replacing an unhealthy instance of production variant AllTraffic" in status["StatusMessage"]
+    assert "exited with code -9" in status["StatusMessage"]
+    run_b.ping_gate.set()
+    checker.join(10)
+    described = backend.describe_endpoint({"EndpointName": "ep"})
+    assert described["EndpointStatus"] == "InService" and described["FailureReason"] is None
+    assert "VariantStatus" not in described["ProductionVariants"][0]
+    assert ep.runtime is runtime and runtime.variants[0].server.run is run_b
+    (event,) = backend.health.replacements
+    assert event["Outcome"] == "replaced" and event["VariantName"] == "AllTraffic"
+    assert ep.events[-1]["Reason"] == "the model server exited with code -9"
+    lease = runtime.acquire(None)
+    assert lease is not None and lease.server.run is run_b
+    runtime.release(lease)
+
+
+def test_a_server_that_stops_answering_ping_is_replaced_after_three_checks(backend, executor):
+    in_service(backend, "ep", "c1")
+    (run_a,) = executor.runs
+    run_a.ping_gate.clear()  # alive, but /ping answers 503
+    backend.health.check_all()
+    backend.health.check_all()
+    assert len(executor.runs) == 1 and not backend.health.replacements
+    backend.health.check_all()
+    assert len(executor.runs) == 2 and run_a.stopped.is_set()
+    assert backend.health.replacements[0]["Reason"] == "no 200 from /ping in 3 checks in a row"

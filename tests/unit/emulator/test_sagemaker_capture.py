@@ -205,10 +205,10 @@ def test_records_s3_refuses_are_kept_and_uploaded_after_a_restart(emulator_facto
     )
     for i in range(5):
         runtime.invoke_endpoint(EndpointName=name, Body=str(i).encode(), ContentType="text/plain")
-    emu.stop()  # the bucket does not exist: the batch is kept on disk
-    assert list((emu.state_dir / "capture-pending").glob("*.json"))
+    emu.stop()  # the bucket does not exist: the records stay in the spool
+    assert list((emu.state_dir / "capture-pending").glob("*.jsonl"))
     s3.create_bucket(Bucket=target)
     emu.start()
     emu.flush_capture()
     assert len(capture_records(s3, target, "captures/")) == 5
-    assert not list((emu.state_dir / "capture-pending").glob("*.json"))
+    assert not list((emu.state_dir / "capture-pending").glob("*.jsonl"))

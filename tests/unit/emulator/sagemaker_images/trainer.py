@@ -3,7 +3,9 @@
 Behaviour is chosen by the ``mode`` hyperparameter: ``ok`` (default) lists every channel file
 into ``model/manifest.json``; ``fail`` writes ``output/failure`` and exits 1; ``crash`` raises
 without a failure file; ``sleep`` sleeps ``seconds`` (for Stop and MaxRuntime), saving a model
-when it gets SIGTERM.
+when it gets SIGTERM; ``clienterror`` writes a failure that carries its own prefix; ``hostpath``
+fails naming a file under its /opt/ml folder; ``fork`` leaves a child process running and exits 0.
+The manifest records what the process saw (credentials variables, working directory, sys.path).
 """
 
 import json
@@ -25,6 +27,16 @@ if mode == "fail":
     (root / "output" / "failure").write_text("bad hyperparameter: learning_rate must be positive")
     print("about to fail", flush=True)
     sys.exit(1)
+if mode == "clienterror":
+    (root / "output" / "failure").write_text("ClientError: train.lst line 3: label 7 is out of range")
+    sys.exit(2)
+if mode == "hostpath":
+    (root / "input" / "data" / "train" / "missing.rec").read_bytes()  # FileNotFoundError: host path
+if mode == "fork":
+    import subprocess
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    print(f"forked child pid {child.pid}", flush=True)
 if mode == "crash":
     print("last words before the crash", flush=True)
     raise RuntimeError("kaboom in the trainer")
@@ -51,6 +63,9 @@ manifest = {
     "channels": channels,
     "files": files,
     "env_job": os.environ.get("TRAINING_JOB_NAME"),
+    "env_credentials": {k: os.environ.get(k) for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE")},
+    "cwd": os.getcwd(),
+    "sys_path": sys.path,
 }
 (root / "model" / "manifest.json").write_text(json.dumps(manifest))
 (root / "output" / "data").mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,344 @@
+"""Reliability under faults: what survives kill -9, and how fast a dead model server is replaced.
+
+``python benchmarks/reliability.py [--only NAME ...] [--seconds 4] [--clients 16]`` (from the repo root)
+
+Each check is one function registered with ``@check``; it returns its figures (a flat dict) and
+prints readable rows. The last line of output is one JSON object with every check's figures,
+``{"<check>": {...}, "cpu_count": N}``. A new check (e.g. the harness's concurrent executions
+on the embedded cloud) is one more decorated function; ``--only`` runs a subset.
+
+Emulator checks (moto's S3/Logs server + ``python -m sagemaker_emulator`` on free 127.0.0.1 ports,
+the contract-following test model server of tests/unit/emulator/sagemaker_images/server.py):
+
+* ``capture_kill9``: ``--clients`` threads invoke an endpoint capturing 100% for ``--seconds``,
+  then the emulator gets SIGKILL under that load; it is started again on the same state folder
+  and its spool uploaded. Lost = acknowledged invocations (answered 200) with no record in S3:
+  must be 0. Duplicates are counted too.
+* ``server_replacement``: under the same load, the endpoint's model server gets SIGKILL
+  (``--repeats`` times). Figures: seconds from the kill to the first successful invocation that
+  started after it, the emulator's own replacement time, and invocations failed in that window
+  (each client calls again 10 ms after a failure, so this counts calls, not clients; requests that
+  reach the dead server fail with ModelError at once, as on AWS, rather than wait).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.config
+
+from harness.embedded.process import stop_child
+
+REPO = Path(__file__).resolve().parents[1]
+SERVER = REPO / "tests" / "unit" / "emulator" / "sagemaker_images" / "server.py"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/reliability-echo:1"
+CREDS = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": "us-east-1"}
+
+CHECKS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {}
+
+
+def check(name: str) -> Callable[[Callable[[argparse.Namespace], dict[str, Any]]], Any]:
+    """Register a check: a function of the parsed arguments returning its figures."""
+
+    def register(fn: Callable[[argparse.Namespace], dict[str, Any]]) -> Any:
+        CHECKS[name] = fn
+        return fn
+
+    return register
+
+
+# ---------------------------------------------------------------------------- the emulator rig
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def model_tar() -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo("version.txt")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"rel"))
+    return buf.getvalue()
+
+
+@dataclass
+class Rig:
+    """moto + one emulator process that can be killed and started again on the same state folder."""
+
+    moto_url: str
+    tmp: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *extra: str) -> None:
+        imap = self.tmp / "image-map.json"
+        imap.write_text(
+            json.dumps([{"image": IMAGE.replace(".", r"\."), "serve": ["{python}", str(SERVER)]}])
+        )
+        env = {
+            **os.environ,
+            "AWS_ENDPOINT_URL": self.moto_url,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        cmd = [sys.executable, "-m", "sagemaker_emulator", "--port", str(self.port)]
+        cmd += ["--state-dir", str(self.tmp / "state"), "--image-map", str(imap), "--log-level", "warning"]
+        log = (self.tmp / "emulator.log").open("ab")
+        self.proc = subprocess.Popen([*cmd, *extra], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/_emulator/health", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("the emulator did not become healthy")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            stop_child(self.proc, grace=30)
+
+    def client(self, service: str, url: str | None = None) -> Any:
+        cfg = botocore.config.Config(retries={"mode": "standard", "max_attempts": 1}, max_pool_connections=64)
+        return boto3.client(service, endpoint_url=url or self.url, config=cfg, **CREDS)
+
+    def health(self) -> dict[str, Any]:
+        with urllib.request.urlopen(self.url + "/_emulator/health", timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def flush(self) -> dict[str, Any]:
+        req = urllib.request.Request(self.url + "/_emulator/capture/flush", method="POST")
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            return json.loads(resp.read())
+
+    def deploy(self, name: str, bucket: str, capture_prefix: str | None = None) -> None:
+        s3, sm = self.client("s3", self.moto_url), self.client("sagemaker")
+        s3.put_object(Bucket=bucket, Key=f"{name}/model.tar.gz", Body=model_tar())
+        sm.create_model(
+            ModelName=name,
+            PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{bucket}/{name}/model.tar.gz"},
+            ExecutionRoleArn="arn:aws:iam::000000000000:role/reliability",
+        )
+        config: dict[str, Any] = {
+            "EndpointConfigName": name,
+            "ProductionVariants": [
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": name,
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                }
+            ],
+        }
+        if capture_prefix:
+            config["DataCaptureConfig"] = {
+                "EnableCapture": True,
+                "InitialSamplingPercentage": 100,
+                "DestinationS3Uri": f"s3://{bucket}/{capture_prefix}",
+                "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+                "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
+            }
+        sm.create_endpoint_config(**config)
+        sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+        sm.get_waiter("endpoint_in_service").wait(
+            EndpointName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 600}
+        )
+
+
+@contextmanager
+def rig() -> Iterator[tuple[Rig, str]]:
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    r = Rig("http://{}:{}".format(*moto.get_host_and_port()), Path(tempfile.mkdtemp(prefix="reliability-")))
+    bucket = f"reliability-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=r.moto_url, **CREDS).create_bucket(Bucket=bucket)
+    try:
+        yield r, bucket
+    finally:
+        r.stop()
+        moto.stop()
+
+
+@dataclass
+class Load:
+    """``clients`` threads invoking one endpoint until stopped; every call's start, end and outcome."""
+
+    rig: Rig
+    endpoint: str
+    clients: int
+    calls: list[tuple[float, float, bool, str]] = field(default_factory=list)  # (start, end, ok, id)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def _worker(self) -> None:
+        smr = self.rig.client("sagemaker-runtime")
+        while not self._stop.is_set():
+            ident = uuid.uuid4().hex
+            start = time.monotonic()
+            try:
+                smr.invoke_endpoint(
+                    EndpointName=self.endpoint,
+                    Body=json.dumps({"id": ident}).encode(),
+                    ContentType="application/json",
+                )["Body"].read()
+                ok = True
+            except Exception:
+                ok = False
+                time.sleep(0.01)  # no busy loop against a dead emulator
+            self.calls.append((start, time.monotonic(), ok, ident))
+
+    @contextmanager
+    def running(self) -> Iterator[Load]:
+        threads = [threading.Thread(target=self._worker, daemon=True) for _ in range(self.clients)]
+        for t in threads:
+            t.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            for t in threads:
+                t.join(timeout=70)
+
+
+def captured_ids(rig: Rig, bucket: str, prefix: str) -> list[str]:
+    s3 = rig.client("s3", rig.moto_url)
+    ids = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            for line in s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode().splitlines():
+                data = json.loads(line)["captureData"]["endpointInput"]["data"]
+                ids.append(json.loads(data)["id"])
+    return ids
+
+
+# ---------------------------------------------------------------------------- checks
+@check("capture_kill9")
+def capture_kill9(args: argparse.Namespace) -> dict[str, Any]:
+    with rig() as (r, bucket):
+        r.start("--capture-flush-seconds", "1")
+        r.deploy("capture-kill", bucket, capture_prefix="capture")
+        load = Load(r, "capture-kill", args.clients)
+        with load.running():
+            time.sleep(args.seconds)
+            r.kill9()  # under load: requests are in flight and the spool has records not yet uploaded
+        r.start("--capture-flush-seconds", "1")
+        flushed = r.flush()["flushed"]
+        acknowledged = {ident for _, _, ok, ident in load.calls if ok}
+        ids = captured_ids(r, bucket, "capture/")
+        figures = {
+            "acknowledged": len(acknowledged),
+            "records_in_s3": len(ids),
+            "lost": len(acknowledged - set(ids)),
+            "duplicates": len(ids) - len(set(ids)),
+            "flushed_after_restart": flushed,
+        }
+    print(f"{'capture across kill -9 of the emulator (100% sampling)':<58}")
+    for key in ("acknowledged", "records_in_s3", "lost", "duplicates"):
+        print(f"  {key:<56}{figures[key]:>10}")
+    figures["target_met"] = figures["lost"] == 0
+    return figures
+
+
+@check("server_replacement")
+def server_replacement(args: argparse.Namespace) -> dict[str, Any]:
+    recover, replaced, failed, ok_during = [], [], [], []
+    with rig() as (r, bucket):
+        r.start()
+        r.deploy("replace", bucket)
+        sm = r.client("sagemaker")
+        load = Load(r, "replace", args.clients)
+        with load.running():
+            for _ in range(args.repeats):
+                time.sleep(1.0)
+                state = r.tmp / "state" / "resources" / "endpoints" / "replace.json"
+                (server,) = json.loads(state.read_text())["servers"]
+                before = len(r.health()["replacements"])
+                killed = time.monotonic()
+                os.killpg(server["pid"], signal.SIGKILL)
+                deadline = killed + 60
+                while time.monotonic() < deadline:
+                    if (
+                        len(r.health()["replacements"]) > before
+                        and sm.describe_endpoint(EndpointName="replace")["EndpointStatus"] == "InService"
+                    ):
+                        break
+                    time.sleep(0.05)
+                time.sleep(0.5)  # let calls that started after the kill finish
+                after = [c for c in load.calls if c[0] >= killed]
+                first_ok = min((end for start, end, ok, _ in after if ok), default=float("nan"))
+                recover.append(first_ok - killed)
+                replaced.append(r.health()["replacements"][-1]["Seconds"])
+                window = [c for c in load.calls if c[1] >= killed and c[0] <= first_ok]
+                failed.append(sum(1 for c in window if not c[2]))
+                ok_during.append(sum(1 for c in window if c[2]))
+    figures = {
+        "repeats": args.repeats,
+        "kill_to_first_success_median_s": round(statistics.median(recover), 3),
+        "kill_to_first_success_max_s": round(max(recover), 3),
+        "replacement_median_s": round(statistics.median(replaced), 3),
+        "failed_in_window_median": statistics.median(failed),
+        "failed_in_window_max": max(failed),
+        "clients": args.clients,
+    }
+    print(f"{'dead model server (kill -9) replaced under load':<58}")
+    for key in ("kill_to_first_success_median_s", "kill_to_first_success_max_s", "replacement_median_s"):
+        print(f"  {key:<56}{figures[key]:>10}")
+    label = "invocations failed in that window (median, max)"
+    print(f"  {label:<56}{figures['failed_in_window_median']:>5}{figures['failed_in_window_max']:>5}")
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", nargs="*", choices=sorted(CHECKS), help="run these checks only")
+    parser.add_argument("--seconds", type=float, default=4.0, help="load before the emulator is killed")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent invoking threads")
+    parser.add_argument("--repeats", type=int, default=3, help="model server kills")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
+    figures: dict[str, Any] = {}
+    for name in args.only or list(CHECKS):
+        figures[name] = CHECKS[name](args)
+    figures["cpu_count"] = os.cpu_count()
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,9 +7,11 @@ starts), with an image map that sends the test images to the tiny contract-follo
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -218,3 +220,44 @@ def port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def read_capture_line(line: str) -> dict[str, Any]:
+    """A reader for capture records that accepts exactly what AWS writes."""
+    record = json.loads(line)
+    assert set(record) == {"captureData", "eventMetadata", "eventVersion"}
+    assert record["eventVersion"] == "0"
+    out: dict[str, Any] = {"time": record["eventMetadata"]["inferenceTime"]}
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", out["time"])
+    for side, mode in (("endpointInput", "INPUT"), ("endpointOutput", "OUTPUT")):
+        part = record["captureData"].get(side)
+        if part is None:
+            continue
+        assert set(part) == {"observedContentType", "mode", "data", "encoding"}
+        assert part["mode"] == mode
+        data = part["data"]
+        out[side] = base64.b64decode(data) if part["encoding"] == "BASE64" else data.encode()
+        out[side + "Encoding"] = part["encoding"]
+    out["meta"] = record["eventMetadata"]
+    return out
+
+
+def capture_records(s3: Any, bucket: str, prefix: str) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            text = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode()
+            out += [(obj["Key"], read_capture_line(line)) for line in text.splitlines()]
+    return out
+
+
+def capture_config(
+    bucket: str, prefix: str, pct: int = 100, modes=("Input", "Output"), **extra
+) -> dict[str, Any]:
+    return {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": pct,
+        "DestinationS3Uri": f"s3://{bucket}/{prefix}",
+        "CaptureOptions": [{"CaptureMode": m} for m in modes],
+        **extra,
+    }

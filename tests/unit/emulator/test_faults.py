@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.unit.emulator.support import deploy, put_model, unique
-from tests.unit.emulator.test_sagemaker_capture import capture_config, capture_records
+from tests.unit.emulator.support import capture_config, capture_records, deploy, put_model, unique
 
 FAST = {"Delay": 0.1, "MaxAttempts": 300}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from tests.unit.emulator.support import deploy, put_model, unique
+from tests.unit.emulator.support import (
+    capture_config,
+    capture_records,
+    deploy,
+    put_model,
+    read_capture_line,
+    unique,
+)
 
 # A record as Amazon SageMaker writes it (shape of the AWS documentation's example).
 AWS_SAMPLE = (
@@ -25,47 +31,6 @@ KEY = re.compile(
     r"^(?P<prefix>.+)/(?P<endpoint>[^/]+)/(?P<variant>[^/]+)/\d{4}/\d{2}/\d{2}/\d{2}/\d{2}-\d{2}-\d{3}-"
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.jsonl$"
 )
-
-
-def read_capture_line(line: str) -> dict[str, Any]:
-    """A reader for capture records that accepts exactly what AWS writes."""
-    record = json.loads(line)
-    assert set(record) == {"captureData", "eventMetadata", "eventVersion"}
-    assert record["eventVersion"] == "0"
-    out: dict[str, Any] = {"time": record["eventMetadata"]["inferenceTime"]}
-    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", out["time"])
-    for side, mode in (("endpointInput", "INPUT"), ("endpointOutput", "OUTPUT")):
-        part = record["captureData"].get(side)
-        if part is None:
-            continue
-        assert set(part) == {"observedContentType", "mode", "data", "encoding"}
-        assert part["mode"] == mode
-        data = part["data"]
-        out[side] = base64.b64decode(data) if part["encoding"] == "BASE64" else data.encode()
-        out[side + "Encoding"] = part["encoding"]
-    out["meta"] = record["eventMetadata"]
-    return out
-
-
-def capture_records(s3: Any, bucket: str, prefix: str) -> list[tuple[str, dict[str, Any]]]:
-    out = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            text = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode()
-            out += [(obj["Key"], read_capture_line(line)) for line in text.splitlines()]
-    return out
-
-
-def capture_config(
-    bucket: str, prefix: str, pct: int = 100, modes=("Input", "Output"), **extra
-) -> dict[str, Any]:
-    return {
-        "EnableCapture": True,
-        "InitialSamplingPercentage": pct,
-        "DestinationS3Uri": f"s3://{bucket}/{prefix}",
-        "CaptureOptions": [{"CaptureMode": m} for m in modes],
-        **extra,
-    }
 
 
 def test_the_reader_accepts_a_real_aws_record():

@@ -152,6 +152,26 @@ def test_update_while_updating_is_refused_as_aws_does(backend, executor):
     assert backend.describe_endpoint({"EndpointName": "ep"})["EndpointConfigName"] == "c2"
 
 
+def test_the_swap_itself_closes_the_old_runtime_before_its_drain_starts(backend, executor):
+    in_service(backend, "ep", "c1")
+    ep = backend.endpoints["ep"]
+    old = ep.runtime
+    real_stop, proceed = old.stop, threading.Event()
+
+    def held_stop(drain_timeout: float = 0.0) -> None:  # the worker reaches the drain and waits here
+        proceed.wait(10)
+        real_stop(drain_timeout)
+
+    old.stop = held_stop  # type: ignore[method-assign]
+    backend.update_endpoint({"EndpointName": "ep", "EndpointConfigName": add_config(backend, "c2")})
+    until(lambda: ep.runtime is not old and ep.status == "InService")
+    with pytest.raises(RuntimeClosed):  # closed by the swap, not by the (held) drain
+        old.acquire(None)
+    proceed.set()
+    ep.worker.join(5)
+    assert executor.runs[0].stopped.is_set()
+
+
 def test_invoker_retries_a_runtime_swapped_out_between_lookup_and_pick(backend, executor):
     in_service(backend, "ep", "c1")
     ep = backend.endpoints["ep"]

@@ -4,7 +4,11 @@
   ``OPT_ML`` pointing at the folder. No Docker needed.
 * ``docker``: the image itself runs with the folder bind-mounted at ``/opt/ml`` (what the
   SageMaker Python SDK's local mode does), through the docker SDK. It needs an engine; the unit
-  tests drive it with a fake client.
+  tests drive it with a fake client, tests/containers/ with a real one. Every container is labelled
+  with the emulator's stack (``sagemaker-emulator.stack``), its kind (``training-job`` or
+  ``endpoint``) and its name; it is removed once its logs end (the job ended, the server stopped
+  or died) and when it is stopped, and an emulator that starts removes the containers its stack
+  left behind (a killed emulator), so names never clash with a leftover (409 Conflict).
 
 Both hand back a :class:`Run`: a line iterator for the logs, ``poll``/``wait`` for the exit code,
 ``stop`` for a bounded shutdown.
@@ -12,9 +16,11 @@ Both hand back a :class:`Run`: a line iterator for the logs, ``poll``/``wait`` f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import subprocess
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +31,10 @@ from sagemaker_emulator.images import ImageMap
 
 CONTAINER_OPT_ML = "/opt/ml"
 CONTAINER_PORT = 8080
+LABEL_STACK = "sagemaker-emulator.stack"
+LABEL_KIND = "sagemaker-emulator.kind"
+LABEL_NAME = "sagemaker-emulator.name"
+DEFAULT_STACK = "sagemaker-emulator"
 
 
 # The user's own session and profile stay with the user: a training script or model server gets the
@@ -174,28 +184,45 @@ class DockerRun:
         self.container = container
         self.pid: int | None = None
         self.started: str | None = None
+        self._exit_code: int | None = None
 
     def lines(self) -> Iterator[str]:
+        """The container's output until it exits; then the container is removed (its exit code kept)."""
         buffer = b""
-        for chunk in self.container.logs(stream=True, follow=True):
-            buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                yield line.decode("utf-8", "replace").rstrip("\r")
-        if buffer:
-            yield buffer.decode("utf-8", "replace")
+        try:
+            for chunk in self.container.logs(stream=True, follow=True):
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    yield line.decode("utf-8", "replace").rstrip("\r")
+            if buffer:
+                yield buffer.decode("utf-8", "replace")
+        finally:
+            self._exit_code = self.wait(timeout=30)
+            self._remove()
+
+    def _remove(self) -> None:
+        with contextlib.suppress(Exception):  # already gone (removed by stop() or a sweep)
+            self.container.remove(force=True)
 
     def poll(self) -> int | None:
-        self.container.reload()
+        if self._exit_code is not None:
+            return self._exit_code
+        try:
+            self.container.reload()
+        except Exception:  # removed: lines() kept the exit code, unless stop() or a sweep removed it
+            return self._exit_code if self._exit_code is not None else -9
         if self.container.status in ("exited", "dead"):
             return int(self.container.attrs["State"]["ExitCode"])
         return None
 
     def wait(self, timeout: float | None = None) -> int | None:
+        if self._exit_code is not None:
+            return self._exit_code
         try:
             result = self.container.wait(timeout=timeout)
-        except Exception:  # the docker SDK raises requests' timeout types here
-            return None
+        except Exception:  # the docker SDK raises requests' timeout types here; or the container is gone
+            return self.poll() if timeout else None
         return int(result["StatusCode"])
 
     def stop(self, grace: float) -> int | None:
@@ -203,7 +230,7 @@ class DockerRun:
             self.container.stop(timeout=max(1, int(grace)))
             code = self.wait(timeout=grace + 5)
         finally:
-            self.container.remove(force=True)
+            self._remove()
         return code
 
 
@@ -218,8 +245,9 @@ class DockerExecutor:
 
     name = "docker"
 
-    def __init__(self, client: Any = None, network_mode: str | None = None):
+    def __init__(self, client: Any = None, network_mode: str | None = None, stack: str | None = None):
         self.network_mode = network_mode or os.environ.get("SAGEMAKER_EMULATOR_DOCKER_NETWORK_MODE") or None
+        self.stack = stack or os.environ.get("SAGEMAKER_EMULATOR_DOCKER_STACK") or DEFAULT_STACK
         if client is None:
             try:
                 import docker  # optional at runtime: only this executor needs it
@@ -234,15 +262,31 @@ class DockerExecutor:
         if not image:
             raise ExecutorError("an image URI is required")
 
+    def sweep(self) -> int:
+        """Remove the containers this stack's emulators left (a killed emulator leaves running ones)."""
+        count = 0
+        for container in self.client.containers.list(
+            all=True, filters={"label": f"{LABEL_STACK}={self.stack}"}
+        ):
+            with contextlib.suppress(Exception):
+                container.remove(force=True, v=True)
+                count += 1
+        return count
+
     def start(self, spec: RunSpec) -> DockerRun:
         env = {**spec.env, "OPT_ML": CONTAINER_OPT_ML}
         kwargs: dict[str, Any] = {
             "command": [spec.mode],
             "detach": True,
-            "name": spec.name,
+            # Unique: a job or endpoint name may be reused after its container was (or failed to be) removed.
+            "name": f"{spec.name}-{uuid.uuid4().hex[:6]}",
             "environment": env,
             "volumes": {str(spec.opt_ml.resolve()): {"bind": CONTAINER_OPT_ML, "mode": "rw"}},
-            "labels": {"sagemaker-emulator": "sagemaker"},
+            "labels": {
+                LABEL_STACK: self.stack,
+                LABEL_KIND: "training-job" if spec.mode == "train" else "endpoint",
+                LABEL_NAME: spec.name,
+            },
         }
         if self.network_mode:
             kwargs["network_mode"] = self.network_mode
@@ -264,5 +308,7 @@ def make_executor(name: str, image_map: ImageMap) -> Executor:
     if name == "process":
         return ProcessExecutor(image_map)
     if name == "docker":
-        return DockerExecutor()
+        executor = DockerExecutor()
+        executor.sweep()  # at emulator start: nothing of this stack runs yet
+        return executor
     raise ExecutorError(f"unknown executor {name!r}: use 'process' or 'docker'")

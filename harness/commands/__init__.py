@@ -1,6 +1,7 @@
 """CLI command modules. Each module registers its commands on :data:`harness.cli.app` when imported."""
 
 from harness.commands import (
+    compose,  # noqa: F401
     doctor,  # noqa: F401
     report,  # noqa: F401
     stack,  # noqa: F401

@@ -82,13 +82,32 @@ def test_debian_docker_compose_parses_it() -> None:
     assert resolved["services"]["sagemaker-emulator"]["ports"] == ["127.0.0.1:4577:4577/tcp"]
 
 
-def test_localstack_is_pinned_and_uses_its_docker_lambda_executor(compose: dict[str, Any]) -> None:
+def test_localstack_is_pinned_and_runs_functions_in_the_projects_runtime_containers(
+    compose: dict[str, Any], raw: dict[str, Any]
+) -> None:
     ls = compose["services"]["localstack"]
-    assert ls["image"] == "localstack/localstack:4.9.2"
-    assert ls["environment"]["LAMBDA_RUNTIME_EXECUTOR"] == "docker"
-    # Function containers join the compose network, where the services resolve by name.
-    assert ls["environment"]["LAMBDA_DOCKER_NETWORK"] == compose["networks"]["scones"]["name"]
-    assert set(ls["environment"]["SERVICES"].split(",")) >= {"s3", "lambda", "stepfunctions", "iam", "logs"}
+    dockerfile = (ROOT / ls["build"]["context"] / ls["build"]["dockerfile"]).read_text()
+    assert re.search(r"^FROM localstack/localstack:4\.9\.2$", dockerfile, re.M)
+    env = ls["environment"]
+    assert env["LAMBDA_RUNTIME_EXECUTOR"] == "container"  # the project's container executor by default
+    assert raw["services"]["localstack"]["environment"]["LAMBDA_RUNTIME_EXECUTOR"] == (
+        "${HARNESS_LAMBDA_EXECUTOR:-container}"  # LocalStack's own `docker` executor stays selectable
+    )
+    assert env["LAMBDA_CONTAINER_IMAGE"] == compose["services"]["lambda-runtime"]["image"]
+    # Function containers join the stack's network, where the services resolve by name.
+    assert (
+        env["LAMBDA_CONTAINER_NETWORK"]
+        == compose["networks"]["scones"]["name"]
+        == env["LAMBDA_DOCKER_NETWORK"]
+    )
+    assert env["LAMBDA_CONTAINER_RUNTIME_HOST"] == "localstack"
+    assert ls["depends_on"] == {"lambda-runtime": {"condition": "service_completed_successfully"}}
+    assert set(env["SERVICES"].split(",")) >= {"s3", "lambda", "stepfunctions", "iam", "logs"}
+
+
+def raw_volume(service: str, target: str) -> str:
+    volumes = yaml.safe_load(COMPOSE.read_text())["services"][service]["volumes"]
+    return next(v for v in volumes if v.endswith(":" + target))
 
 
 def test_every_published_port_is_on_loopback(compose: dict[str, Any]) -> None:
@@ -100,8 +119,12 @@ def test_every_published_port_is_on_loopback(compose: dict[str, Any]) -> None:
 def test_long_running_services_have_healthchecks_and_the_docker_socket(compose: dict[str, Any]) -> None:
     for name in LONG_RUNNING:
         svc = compose["services"][name]
-        assert svc["healthcheck"]["test"][0] == "CMD", name
+        assert svc["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL"), name
         assert "/var/run/docker.sock:/var/run/docker.sock" in svc["volumes"], name
+        socket = interpolate(
+            raw_volume(name, "/var/run/docker.sock"), {"DOCKER_SOCKET": "/tmp/x/docker.sock"}
+        )
+        assert socket == "/tmp/x/docker.sock:/var/run/docker.sock", "the socket path is a variable"
         assert svc["networks"] == ["scones"], name
     health = " ".join(compose["services"]["sagemaker-emulator"]["healthcheck"]["test"])
     assert "http://127.0.0.1:4577/_emulator/health" in health

@@ -377,7 +377,7 @@ def compose_checks(
         if probe(f"{url}{health}"):
             checks.append(Check(name, OK, f"healthy at {url}"))
         else:
-            checks.append(Check(name, FAIL, f"no answer at {url}{health}", "docker compose up -d --wait"))
+            checks.append(Check(name, FAIL, f"no answer at {url}{health}", "harness compose up"))
     image = settings.training_image if settings.algorithm != "builtin" else None
     if not image:
         checks.append(

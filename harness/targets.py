@@ -173,10 +173,10 @@ class LocalTarget(Target):
 
 @dataclass(frozen=True)
 class LocalStackTarget(Target):
-    """``docker compose up``: LocalStack and the emulator in containers; functions reach them by name."""
+    """``harness compose up``: LocalStack and the emulator in containers; functions reach them by name."""
 
     name: ClassVar[str] = "localstack"
-    unreachable_hint: ClassVar[str] = "is the compose stack up? run 'docker compose up -d'"
+    unreachable_hint: ClassVar[str] = "is the compose stack up? run 'harness compose up'"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Target:
@@ -193,13 +193,13 @@ class LocalStackTarget(Target):
         if settings.algorithm == "builtin" or not settings.training_image:
             raise TargetError(
                 "target localstack runs training in containers, which cannot pull AWS's built-in image: "
-                "set algorithm = 'image', training_image = 'scones-training:latest' (built by docker compose)"
+                "set algorithm = 'image', training_image = 'scones-training:latest' (built by `harness compose up`)"
             )
         try:
             self.client("s3").list_buckets()
         except Exception as exc:
             raise TargetError(
-                f"LocalStack is not reachable at {self.localstack_url}: start it with `docker compose up -d`"
+                f"LocalStack is not reachable at {self.localstack_url}: start it with `harness compose up`"
             ) from exc
 
     def checks(self, settings: Settings, create_role: bool = False) -> list[Check]:
@@ -211,7 +211,7 @@ class LocalStackTarget(Target):
         from harness.teardown import teardown
 
         teardown(settings, self, delete_data, log=log)
-        log("the containers keep running: `docker compose down` stops them")
+        log("the containers keep running: `harness compose down` removes them")
 
 
 @dataclass(frozen=True)

@@ -122,12 +122,33 @@ def up(
         _run([*argv, "build"], env, logs / "build.log", "compose build")
         report.build_s = time.perf_counter() - started
     started = time.perf_counter()
+    project = project_name(settings)
+    before = _service_container(project, "localstack")
     _run([*argv, "up", "-d", "--no-build"], env, logs / "up.log", "compose up")
+    if _service_container(project, "localstack") != before and _has_files(logs / "state"):
+        # LocalStack keeps nothing across a restart (no persistence), so the emulator must not either: a
+        # kept training job would point at a model.tar.gz that S3 no longer has.
+        log("LocalStack started empty: restarting the SageMaker emulator with an empty state folder")
+        _run([*argv, "stop", "sagemaker-emulator"], env, logs / "up.log", "compose stop")
+        shutil.rmtree(logs / "state", ignore_errors=True)
+        (logs / "state").mkdir(parents=True)
+        _run([*argv, "start", "sagemaker-emulator"], env, logs / "up.log", "compose start")
     report.up_s = time.perf_counter() - started
     started = time.perf_counter()
     report.services = wait_healthy(project_name(settings), timeout)
     report.healthy_s = time.perf_counter() - started
     return report
+
+
+def _service_container(project: str, service: str) -> str | None:
+    """The id of the service's running container, ``None`` when there is none."""
+    flt = {"label": [f"{COMPOSE_PROJECT_LABEL}={project}", f"com.docker.compose.service={service}"]}
+    running = engine.client().containers.list(filters={**flt, "status": "running"})
+    return running[0].id if running else None
+
+
+def _has_files(folder: Path) -> bool:
+    return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
 
 
 def wait_healthy(project: str, timeout: float) -> dict[str, str]:
@@ -191,11 +212,16 @@ def down(settings: Settings, log: Callable[[str], None]) -> dict[str, int]:
 
 def sweep(client, project: str) -> int:  # type: ignore[no-untyped-def]
     """Force-remove (with their anonymous volumes) the containers labelled as started by this stack."""
+    import docker.errors
+
     count = 0
     for label in STACK_LABELS:
         for container in client.containers.list(all=True, filters={"label": f"{label}={project}"}):
-            container.remove(force=True, v=True)
-            count += 1
+            try:
+                container.remove(force=True, v=True)
+                count += 1
+            except docker.errors.NotFound:  # removed meanwhile by its owner (LocalStack, the emulator)
+                pass
     return count
 
 

@@ -179,6 +179,6 @@ def test_doctor_on_local_targets_reports_the_clouds_health(tmp_path: Path, monke
     compose = runner.invoke(app, ["--target", "localstack", "doctor", "--json"])
     assert compose.exit_code == 1
     checks = {c["name"]: c for c in json.loads(compose.stdout)["checks"]}
-    assert checks["localstack"]["status"] == "fail" and "docker compose up" in checks["localstack"]["hint"]
+    assert checks["localstack"]["status"] == "fail" and "harness compose up" in checks["localstack"]["hint"]
     assert checks["training image"]["status"] == "fail"  # the built-in image cannot run under compose
     assert "3 check(s) failed" in compose.output

@@ -193,7 +193,8 @@ class LocalStackTarget(Target):
         if settings.algorithm == "builtin" or not settings.training_image:
             raise TargetError(
                 "target localstack runs training in containers, which cannot pull AWS's built-in image: "
-                "set algorithm = 'image', training_image = 'scones-training:latest' (built by `harness compose up`)"
+                "set algorithm = 'image', training_image = 'scones-training:latest' "
+                "(built by `harness compose up`)"
             )
         try:
             self.client("s3").list_buckets()

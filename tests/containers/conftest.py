@@ -49,13 +49,11 @@ def docker_client() -> Iterator[object]:
 def compose_stack(docker_client, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """The `localstack` target's stack, built and started by `harness compose up` (offline where no registry
     answers) on ports of its own, and removed at the end; afterwards nothing of it may remain."""
+    from harness.embedded.process import free_ports
+
     home = tmp_path_factory.mktemp("compose-home")
-    settings = Settings(
-        target="localstack",
-        home=home,
-        localstack_port=int(os.environ.get("HARNESS_CONTAINERS_LOCALSTACK_PORT", "4866")),
-        sagemaker_port=int(os.environ.get("HARNESS_CONTAINERS_SAGEMAKER_PORT", "4877")),
-    )
+    ls_port, sm_port = free_ports(2)
+    settings = Settings(target="localstack", home=home, localstack_port=ls_port, sagemaker_port=sm_port)
     project = stack.project_name(settings)
     try:
         report = stack.up(settings, log=print, timeout=600)

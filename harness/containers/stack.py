@@ -119,7 +119,9 @@ def up(
     if build:
         started = time.perf_counter()
         log("building the images (log: " + str(logs / "build.log") + ") ...")
-        _run([*argv, "build"], env, logs / "build.log", "compose build")
+        # v1 builds one image after the other unless told; v2 builds in parallel by itself.
+        parallel = ["--parallel"] if compose.is_v1 else []
+        _run([*argv, "build", *parallel], env, logs / "build.log", "compose build")
         report.build_s = time.perf_counter() - started
     started = time.perf_counter()
     project = project_name(settings)

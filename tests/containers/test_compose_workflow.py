@@ -33,7 +33,7 @@ def test_run_on_the_compose_target_then_down(
     done = _harness(
         compose_stack,
         "--epochs",
-        "2",
+        "1",
         "run",
         "--dataset",
         str(mini_dataset),

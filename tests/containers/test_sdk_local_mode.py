@@ -52,6 +52,7 @@ def test_estimator_fit_deploy_and_predict_in_local_mode(
 
     channels = _channels(mini_dataset, tmp_path / "data")
     before = {c.id for c in docker_client.containers.list(all=True)}
+    networks_before = {n.name for n in docker_client.networks.list()}
     session = LocalSession(
         boto_session=boto3.Session(
             aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
@@ -99,3 +100,6 @@ def test_estimator_fit_deploy_and_predict_in_local_mode(
     finally:
         for container in mine:
             container.remove(force=True)
+        for network in docker_client.networks.list(names=["sagemaker-local"]):  # the SDK's fixed name
+            if network.name not in networks_before:
+                network.remove()

@@ -1,6 +1,6 @@
 """training/Dockerfile, checked without a Docker engine: settings, dependencies, and its real entrypoints.
 
-No engine runs here, so the image is kept correct by construction: these tests
+These tests need no engine (tests/containers/ builds and runs the image where one is): they
 read the Dockerfile, compare it with the code and pyproject.toml, and execute
 the exact ``train``/``serve`` wrapper scripts its RUN line writes.
 """
@@ -32,7 +32,7 @@ def test_image_listens_on_8080_on_all_interfaces() -> None:
     assert "SAGEMAKER_BIND_TO_PORT=8080" in env
     assert "PYTHONPATH=/opt/program" in env
     assert "EXPOSE 8080" in DOCKERFILE
-    assert "COPY . /opt/program/training/" in DOCKERFILE  # build context: training/
+    assert "COPY training/ /opt/program/training/" in DOCKERFILE  # build context: the repository root
 
 
 def test_image_installs_what_training_imports_with_the_project_torch_pin() -> None:

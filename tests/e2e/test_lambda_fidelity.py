@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from typing import Any
 
@@ -150,13 +151,10 @@ def test_declared_runtime_runs_on_its_own_python(lam: Any, runtime: str) -> None
 
 def test_unsupported_runtime_leaves_the_function_failed_with_a_reason(lam: Any) -> None:
     name = deploy(lam, VERSION, prefix="old", runtime="python3.8", wait=False)
-    lam.get_waiter("function_active_v2")
     for _ in range(120):
         config = lam.get_function_configuration(FunctionName=name)
         if config["State"] != "Pending":
             break
-        import time
-
         time.sleep(0.25)
     assert config["State"] == "Failed"
     assert "python3.8" in config["StateReason"] and "not supported" in config["StateReason"]
@@ -223,3 +221,65 @@ def test_role_without_get_object_gets_access_denied(embedded_cloud: Settings, la
     assert f"arn:aws:s3:::{bucket}/images/bike.png" in body["message"]
     body, error = _invoke(lam, allowed, event)
     assert body == {"ok": True, "body": "png"}
+
+
+# A public solution's classifier: the default client, no endpoint URL, only the default environment.
+OTHER_SERVICES = """
+import json
+import boto3
+from botocore.exceptions import ClientError
+
+def lambda_handler(event, context):
+    outcomes = {}
+    calls = {
+        "sagemaker": lambda: boto3.client("runtime.sagemaker").invoke_endpoint(
+            EndpointName=event["endpoint"], ContentType="image/png", Body=b"png"),
+        "states": lambda: boto3.client("stepfunctions").start_execution(
+            stateMachineArn=event["state_machine"], input="{}"),
+    }
+    for name, call in calls.items():
+        try:
+            call()
+            outcomes[name] = {"ok": True}
+        except ClientError as exc:
+            error = exc.response["Error"]
+            outcomes[name] = {"code": error["Code"], "message": error["Message"]}
+    return outcomes
+"""
+
+
+def test_role_without_invoke_endpoint_or_start_execution_is_refused(lam: Any) -> None:
+    iam = iam_for(lam)
+    only_s3 = ensure_role(
+        iam,
+        f"e2e-s3-only-{uuid.uuid4().hex[:6]}",
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::*/*"}],
+        },
+    )
+    name = deploy(lam, OTHER_SERVICES, prefix="noperm", module="lambda_function", role_arn=only_s3)
+    machine = "arn:aws:states:us-east-1:000000000000:stateMachine:someone-elses"
+    body, error = _invoke(lam, name, {"endpoint": "Scones-Endpoint", "state_machine": machine})
+    assert error is None, body
+    sagemaker, states = body["sagemaker"], body["states"]
+    assert sagemaker["code"] == "AccessDeniedException"
+    assert sagemaker["message"].endswith(
+        "is not authorized to perform: sagemaker:InvokeEndpoint on resource: "
+        "arn:aws:sagemaker:us-east-1:000000000000:endpoint/scones-endpoint "
+        "because no identity-based policy allows the sagemaker:InvokeEndpoint action"
+    )
+    assert states["code"] == "AccessDeniedException"
+    assert f"states:StartExecution on resource: {machine}" in states["message"]
+
+
+def test_update_to_a_runtime_it_cannot_run_says_why(lam: Any) -> None:
+    name = deploy(lam, VERSION, prefix="upd")
+    lam.update_function_configuration(FunctionName=name, Runtime="python3.8")
+    for _ in range(120):
+        config = lam.get_function_configuration(FunctionName=name)
+        if config["LastUpdateStatus"] != "InProgress":
+            break
+        time.sleep(0.25)
+    assert config["LastUpdateStatus"] == "Failed"
+    assert "runtime 'python3.8' is not supported" in config["LastUpdateStatusReason"]

@@ -1,9 +1,10 @@
-"""Contract test of localstack_plugin/patches/iam_enforcement.py against the LocalStack it is pinned to.
+"""Contract tests of localstack_plugin/patches/iam_enforcement.py and lambda_update_reason.py.
 
 The patch relies on LocalStack internals that are not an extension point: the gateway's
 ``serve_custom_service_request_handlers`` composite, ``CommonServiceException``, and moto's STS and IAM
 backends (assumed-role sessions, role policies). This test imports each of them in LocalStack's own venv
-and fails, naming the missing piece, when an upgrade moves one.
+and fails, naming the missing piece, when an upgrade moves one. lambda_update_reason.py wraps
+``LambdaService.update_version_state`` and rebuilds ``UpdateStatus``: their shapes are checked too.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from harness.embedded import localstack
 
 CONTRACT = textwrap.dedent(
     """
+    import dataclasses
     import inspect
     from importlib import metadata
     from localstack.aws import handlers
@@ -38,6 +40,18 @@ CONTRACT = textwrap.dedent(
     role_init = inspect.getsource(Role.__init__)
     assert "self.policies" in role_init and "self.managed_policies" in role_init
     assert iam_backends["000000000000"]["aws"].get_role
+
+    # lambda_update_reason: the wrapped method, the models it rebuilds, the store it reads.
+    from localstack.services.lambda_.invocation.lambda_service import LambdaService
+    from localstack.services.lambda_.invocation.lambda_models import UpdateStatus, VersionState
+    from localstack.services.lambda_.invocation.models import lambda_stores
+    assert list(inspect.signature(LambdaService.update_version_state).parameters) == [
+        "self", "function_version", "new_state"]
+    assert {f.name for f in dataclasses.fields(UpdateStatus)} == {"status", "code", "reason"}
+    assert {"state", "code", "reason"} <= {f.name for f in dataclasses.fields(VersionState)}
+    source = inspect.getsource(LambdaService.update_version_state)
+    assert "UpdateStatus(status=LastUpdateStatus.Failed)" in source
+    assert lambda_stores["000000000000"]["us-east-1"].functions is not None
     print("ok")
     """
 )

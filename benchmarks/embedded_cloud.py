@@ -115,6 +115,7 @@ def main() -> None:
         try:
             figures = _measure(settings, args.invokes, args.executions)
             figures.update(_cold_starts(settings, args.cold))
+            figures.update(_cold_start_same_load())
             rss = _stack_rss_mb(settings)
         finally:
             _cli(settings, "down")
@@ -228,6 +229,52 @@ def _cold_starts(settings: Settings, runs: int) -> dict[str, object]:
         )
     worst = max((r["init_ms"] for r in per_runtime.values()), default=0.0)
     return {"cold_start": per_runtime, "cold_init_worst_ms": worst}
+
+
+def _cold_start_same_load(runs: int = 10) -> dict[str, float]:
+    """Cold start with and without this work's isolation, interleaved, so machine load cancels out.
+
+    ``before``: the harness's own interpreter, no mount namespace (how every function ran before);
+    ``after``: python3.11's runtime environment in its own mount namespace (as now). Both spawn an
+    :class:`ExecutionProcess` and wait until awslambdaric has imported a trivial handler.
+    """
+    from localstack_plugin import runtimes, sandbox
+    from localstack_plugin.environment import ExecutionProcess, FunctionSpec
+
+    env = runtimes.ensure_runtime_env(runtimes.find_interpreter("python3.11"), runtimes_cache())
+    with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
+        root = Path(tmp)
+        (root / "app.py").write_text(ECHO)
+        isolated = sandbox.namespaces_available()
+        variants = {
+            "before": dict(python=sys.executable, tmp_dir=root / "tmp"),
+            "after": dict(python=str(env.python), tmp_dir=None if isolated else root / "tmp"),
+        }
+        times: dict[str, list[float]] = {k: [] for k in variants}
+        for _ in range(runs):
+            for label, extra in variants.items():
+                spec = FunctionSpec(handler="app.handler", task_root=root, env={}, timeout_s=5, **extra)
+                process = ExecutionProcess(spec)
+                started = time.perf_counter()
+                process.start()
+                times[label].append((time.perf_counter() - started) * 1000)
+                process.stop()
+    before, after = (statistics.median(times[k]) for k in ("before", "after"))
+    print(
+        f"cold start, same load, interleaved ({runs} each): before {before:.1f} ms, after {after:.1f} ms, "
+        f"ratio {after / before:.2f} (isolation {'mount namespace' if isolated else 'TMPDIR only'})"
+    )
+    return {
+        "cold_before_ms": round(before, 1),
+        "cold_after_ms": round(after, 1),
+        "cold_same_load_ratio": round(after / before, 2),
+    }
+
+
+def runtimes_cache() -> Path:
+    from harness.embedded import localstack
+
+    return localstack.runtime_cache_dir(load_settings())
 
 
 def _ratios(figures: dict[str, object]) -> dict[str, float]:

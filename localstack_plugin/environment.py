@@ -214,22 +214,24 @@ class ExecutionProcess:
                 "TZ": ":UTC",
             }
         )
-        preexec = None
+        cmd = [spec.python, "-m", "awslambdaric", spec.handler]
         if spec.tmp_dir is not None:
             spec.tmp_dir.mkdir(parents=True, exist_ok=True)
             env["TMPDIR"] = str(spec.tmp_dir)
         else:
             roots = [spec.task_root, *(p for p in spec.extra_paths if p.is_dir())]
-            preexec = sandbox.private_tmp(spec.ephemeral_mb, roots)
+            cmd, extra = sandbox.sandboxed_command(
+                spec.python, spec.handler, spec.ephemeral_mb, roots, spec.task_root
+            )
+            env.update(extra)
         started = time.perf_counter()
         self._proc = subprocess.Popen(
-            [spec.python, "-m", "awslambdaric", spec.handler],
+            cmd,
             cwd=spec.task_root,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            preexec_fn=preexec,
         )
         self._output.attach(self._proc.stdout)
         deadline = started + INIT_TIMEOUT_S

@@ -7,9 +7,11 @@ read-only task root, and is killed when it uses more than ``MemorySize`` MB. Her
   (``unshare(CLONE_NEWNS)``) with a size-limited tmpfs on ``/tmp``, so a handler writing ``/tmp/x``
   writes neither the host's file nor another environment's, and a full ``/tmp`` fails with
   ``ENOSPC`` as on AWS. The task root and layers are bind-mounted read-only, at their own paths (which
-  may lie under the host's ``/tmp``). The namespace is set up with direct system calls between fork
-  and exec (``preexec_fn``): spawning ``unshare``/``mount`` binaries cost 50-90 ms per cold start on a
-  loaded 2-core machine, the system calls well under a millisecond. Where that is not allowed (not
+  may lie under the host's ``/tmp``). The runtime's interpreter sets the namespace up itself with
+  direct system calls before it imports awslambdaric (:data:`BOOTSTRAP`): spawning ``unshare``/``mount``
+  binaries cost 50-90 ms per cold start on a loaded 2-core machine, a ``preexec_fn`` in LocalStack's
+  process about 100 ms (it forces a full fork), the system calls well under a millisecond. Where that
+  is not allowed (not
   root, not Linux), each environment gets a directory of its own as ``TMPDIR``: ``tempfile`` users are
   separated, but a literal ``/tmp/x`` is the host's and the size is not enforced (docs/parity.md).
 * **memory** - the runtime's peak resident set (``VmHWM``) is read while it runs and after each
@@ -21,9 +23,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 CLONE_NEWNS = 0x00020000
@@ -59,35 +62,58 @@ def _load_libc() -> ctypes.CDLL | None:
     return _libc
 
 
-def private_tmp(size_mb: int, read_only: Sequence[Path]) -> Callable[[], None]:
-    """A ``preexec_fn`` giving the child its own ``/tmp`` of ``size_mb`` and read-only ``read_only`` paths.
+SANDBOX_ENV = "_LOCAL_LAMBDA_SANDBOX"
 
-    Runs in the forked child before exec: only system calls and ``os`` functions, no imports, no logging
-    (the parent is multi-threaded). Any failure raises, so ``Popen`` fails instead of running unisolated.
-    """
-    libc = _load_libc()
-    assert libc is not None
-    options = f"size={int(size_mb)}m,mode=1777".encode()
-    paths = [str(p).encode() for p in read_only]
-
-    def check(result: int, what: str) -> None:
+# Run by the runtime's own interpreter (3.9-3.13) as ``python -c BOOTSTRAP <handler>``: enter a mount
+# namespace of its own, mount the private /tmp, bind the code read-only, then run awslambdaric in the
+# same interpreter. Doing this in the child keeps the parent's spawn a plain vfork+exec: a
+# ``preexec_fn`` forces a full fork() of LocalStack's ~300 MB process, about 100 ms on a loaded
+# 2-core machine against 1.5 ms. Standard library only; the variable carrying the settings is removed
+# before the handler is imported.
+BOOTSTRAP = """
+import os, sys
+def _sandbox():
+    import ctypes, json
+    cfg = json.loads(os.environ.pop("_LOCAL_LAMBDA_SANDBOX"))
+    flags = cfg["flags"]
+    libc = ctypes.CDLL(None, use_errno=True)
+    def check(result, what):
         if result != 0:
             errno = ctypes.get_errno()
-            raise OSError(errno, f"{what}: {os.strerror(errno)}")
+            raise OSError(errno, "local Lambda sandbox: " + what + ": " + os.strerror(errno))
+    check(libc.unshare(flags["newns"]), "unshare(CLONE_NEWNS)")
+    check(libc.mount(b"none", b"/", None, flags["private"], None), "make / private")
+    fds = [os.open(path, os.O_RDONLY | os.O_DIRECTORY) for path in cfg["ro"]]
+    options = ("size=" + str(cfg["mb"]) + "m,mode=1777").encode()
+    check(libc.mount(b"tmpfs", b"/tmp", b"tmpfs", flags["tmpfs"], options), "mount tmpfs on /tmp")
+    for path, fd in zip(cfg["ro"], fds):
+        os.makedirs(path, exist_ok=True)
+        source = ("/proc/self/fd/" + str(fd)).encode()
+        check(libc.mount(source, path.encode(), None, flags["bind"], None), "bind " + path)
+        check(libc.mount(None, path.encode(), None, flags["ro"], None), "make " + path + " read-only")
+        os.close(fd)
+    os.chdir(cfg["cwd"])
+_sandbox()
+del _sandbox
+import runpy
+sys.argv = ["awslambdaric", sys.argv[1]]
+runpy.run_module("awslambdaric", run_name="__main__", alter_sys=True)
+"""
+_FLAGS = {
+    "newns": CLONE_NEWNS,
+    "private": MS_REC | MS_PRIVATE,
+    "tmpfs": MS_NOSUID | MS_NODEV,
+    "bind": MS_BIND | MS_REC,
+    "ro": MS_BIND | MS_REMOUNT | MS_RDONLY,
+}
 
-    def setup() -> None:
-        check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-        check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
-        fds = [os.open(p, os.O_RDONLY | os.O_DIRECTORY) for p in paths]  # before /tmp is covered
-        check(libc.mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, options), "mount tmpfs on /tmp")
-        for path, fd in zip(paths, fds, strict=True):
-            os.makedirs(path, exist_ok=True)
-            source = b"/proc/self/fd/%d" % fd
-            check(libc.mount(source, path, None, MS_BIND | MS_REC, None), "bind the task root")
-            check(libc.mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None), "make it read-only")
-            os.close(fd)
 
-    return setup
+def sandboxed_command(
+    python: str, handler: str, size_mb: int, read_only: Sequence[Path], cwd: Path
+) -> tuple[list[str], dict[str, str]]:
+    """The command and the extra environment that start ``handler`` in a private /tmp of ``size_mb``."""
+    settings = {"mb": int(size_mb), "ro": [str(p) for p in read_only], "cwd": str(cwd), "flags": _FLAGS}
+    return [python, "-c", BOOTSTRAP, handler], {SANDBOX_ENV: json.dumps(settings)}
 
 
 def peak_rss_mb(pid: int) -> float | None:

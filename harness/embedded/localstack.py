@@ -157,6 +157,8 @@ def launch_spec(settings: Settings, python: Path) -> LaunchSpec:
             "LOCALSTACK_VOLUME_DIR": str(state / "volume"),
         }
     )
+    if os.environ.get("LAMBDA_TMP_ISOLATION"):  # "dir": no mount namespace (docs/lambda-runtime.md)
+        env["LAMBDA_TMP_ISOLATION"] = os.environ["LAMBDA_TMP_ISOLATION"]
     url = f"http://127.0.0.1:{port}"
     return LaunchSpec(
         cmd=[str(python), "-m", "localstack.runtime.main"],

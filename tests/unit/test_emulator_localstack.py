@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import Settings
+from harness.config import Settings, SettingsError
 from harness.embedded import localstack, stack
 
 
@@ -29,6 +29,26 @@ def test_launch_spec_binds_loopback_and_keeps_state_in_home(tmp_path: Path, monk
     assert spec.env["TMPDIR"] == str((tmp_path / "home" / "localstack" / "tmp").resolve())
     assert "AWS_ENDPOINT_URL" not in spec.env and "PYTHONPATH" not in spec.env
     assert spec.health_url == "http://127.0.0.1:4999/_localstack/health"
+
+
+def test_launch_spec_carries_the_lambda_runtime_and_iam_settings(tmp_path: Path) -> None:
+    settings = _settings(
+        tmp_path,
+        lambda_interpreters="python3.12=/opt/py312/bin/python3.12",
+        lambda_version_fallback=True,
+        iam_enforcement="log",
+    )
+    spec = localstack.launch_spec(settings, Path("/venv/bin/python"))
+
+    assert spec.env["LAMBDA_RUNTIME_CACHE"] == str((tmp_path / "cache" / "lambda-runtimes").resolve())
+    assert spec.env["LAMBDA_PYTHON_INTERPRETERS"] == "python3.12=/opt/py312/bin/python3.12"
+    assert spec.env["LAMBDA_PYTHON_FALLBACK"] == "1"
+    assert spec.env["HARNESS_IAM_ENFORCEMENT"] == "log"
+
+
+def test_iam_enforcement_setting_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="iam_enforcement must be one of enforce, log, off"):
+        _settings(tmp_path, iam_enforcement="strict")
 
 
 def test_a_complete_venv_is_reused_without_running_pip(tmp_path: Path, monkeypatch) -> None:

@@ -47,6 +47,11 @@ class Settings:
     data_prefix: str = ""
     capture_prefix: str = "data_capture"
     model_prefix: str = "models"
+    # Event path (under data_prefix): photos uploaded under incoming_prefix with one of photo_suffixes
+    # (comma-separated) start the classification state machine; results land under results_prefix.
+    incoming_prefix: str = "incoming/"
+    results_prefix: str = "results/"
+    photo_suffixes: str = ".png,.jpg,.jpeg"
 
     # Workflow
     threshold: float = 0.93
@@ -107,6 +112,22 @@ class Settings:
         if self.data_prefix and not self.data_prefix.endswith("/"):
             self.data_prefix += "/"
         self.capture_prefix = self.capture_prefix.strip("/")
+        for name in ("incoming_prefix", "results_prefix"):
+            value = getattr(self, name).strip("/")
+            if not value or any(c in value for c in "*\\"):
+                raise SettingsError(
+                    f"{name} must be a non-empty S3 prefix without '*' or '\\', got {value!r}"
+                )
+            setattr(self, name, value + "/")
+        if self.incoming_prefix.startswith(self.results_prefix) or self.results_prefix.startswith(
+            self.incoming_prefix
+        ):
+            raise SettingsError(
+                f"incoming_prefix {self.incoming_prefix!r} and results_prefix {self.results_prefix!r} "
+                "must not overlap (a result written under incoming/ would start another execution)"
+            )
+        if not self.suffixes:
+            raise SettingsError(f"photo_suffixes must name at least one suffix, got {self.photo_suffixes!r}")
         self.model_prefix = self.model_prefix.strip("/")
         self.home = Path(self.home)
         self.cache_dir = Path(self.cache_dir)
@@ -114,6 +135,11 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied; ``None`` values mean "not given" and are ignored."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def suffixes(self) -> list[str]:
+        """``photo_suffixes`` as a list (``[".png", ".jpg"]``)."""
+        return [s.strip() for s in self.photo_suffixes.split(",") if s.strip() and "*" not in s]
 
     @property
     def capture_uri(self) -> str:

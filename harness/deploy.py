@@ -1,4 +1,4 @@
-"""``harness deploy``: IAM roles, the three functions and the state machine, create-or-update.
+"""``harness deploy``: IAM roles, four functions, the state machine and its photo events, create-or-update.
 
 Idempotent by comparison, not by deletion: a function's code is updated only
 when the SHA-256 of its (deterministic) zip changed, its configuration only when
@@ -22,7 +22,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from harness import assets, ownership, policies
+from harness import assets, events, ownership, policies
 from harness.aws_errors import error_code, error_message, is_not_found
 from harness.config import Settings
 from harness.names import (
@@ -102,6 +102,7 @@ def function_environment(settings: Settings, target: Target) -> dict[str, str]:
         "THRESHOLD": str(settings.threshold),
         "DATA_BUCKET": settings.bucket,
         "DATA_PREFIX": settings.data_prefix,
+        "RESULTS_PREFIX": events.results_key_prefix(settings),
         **target.function_env(),
     }
 
@@ -287,6 +288,7 @@ def deploy(
         endpoint_name=settings.endpoint_name,
         function_names=list(FUNCTIONS),
         partition=partition,
+        results_prefix=events.results_key_prefix(settings),
     )
     result.lambda_role_arn, changed = ensure_role(
         iam, LAMBDA_ROLE, policies.trust_policy("lambda.amazonaws.com"), lambda_doc, log, adopt
@@ -318,4 +320,7 @@ def deploy(
     )
     if changed:
         result.changes.append(f"state machine {STATE_MACHINE}")
+
+    client = lambda service: target.client(service, session=session)  # noqa: E731
+    result.changes += events.ensure_photo_events(settings, client, result.state_machine_arn, log)
     return result

@@ -23,6 +23,9 @@ from harness.progress import Bars
 from harness.staging import stage_dataset
 from harness.targets import Target, target_for
 
+# How training and deployment run: the harness calls SageMaker (python), or the pipeline state machine does.
+PIPELINES = ("python", "stepfunctions")
+
 
 class WorkflowError(RuntimeError):
     """A phase failed in a way the user must act on; the message names the phase."""
@@ -36,6 +39,11 @@ class RunOptions:
     report_dir: Path | None = None
     keep_endpoint: bool | None = None  # None: keep it on local targets, delete it at the end on aws
     billable_ok: bool = False  # aws: the caller confirmed (--yes or a prompt) that the run may cost money
+    pipeline: str = "python"  # one of PIPELINES
+
+    def __post_init__(self) -> None:
+        if self.pipeline not in PIPELINES:
+            raise WorkflowError(f"pipeline must be one of {', '.join(PIPELINES)}, got {self.pipeline!r}")
 
 
 @dataclass
@@ -112,7 +120,7 @@ def run(
     try:
         _run_phases(settings, options, target, result, bars, log)
     finally:
-        if not keep and "endpoint" in result.phases_s:
+        if not keep and ("endpoint" in result.phases_s or "pipeline" in result.phases_s):
             with _phase(result, "teardown", log):
                 sm = target.client("sagemaker")
                 if teardown.delete_endpoint(sm, settings.endpoint_name):
@@ -140,17 +148,12 @@ def _run_phases(
         log(f"staged {staged.total} files ({len(staged.written)} uploaded) to {staged.destination}")
         num_train = sum(staged.counts["train"].values())
 
-    with _phase(result, "train", log):
-        role = sagemaker_role(settings, target)
-        request = model.training_job_request(settings, "pending", role, num_train)
-        request["TrainingJobName"] = model.job_name_for(request, _manifests_etag(s3, settings))
-        trained = model.train(
-            sm, logs, request, log=log, epochs_progress=bars.steps("training epochs") if bars else None
-        )
-        result.training_job, result.training_reused = trained.job_name, trained.reused
-
-    with _phase(result, "endpoint", log):
-        result.endpoint = model.deploy_endpoint(sm, settings, trained, role, log=log)
+    if options.pipeline == "stepfunctions":
+        with _phase(result, "pipeline", log):
+            role = sagemaker_role(settings, target)
+            result.training_job, result.endpoint = _run_pipeline(settings, target, sfn, role, num_train, log)
+    else:
+        _train_and_host(settings, target, result, s3, sm, logs, num_train, bars, log)
 
     with _phase(result, "deploy", log):
         deployed = deploy_mod.deploy(settings, target, log=log)
@@ -185,3 +188,44 @@ def _run_phases(
             result.report_path = report.files.get("html")
             result.summary["capture_records"] = report.figures.get("records")
             result.summary["capture_accuracy"] = report.figures.get("accuracy")
+
+
+def _run_pipeline(
+    settings: Settings, target: Target, sfn: Any, role: str, num_train: int, log: Callable[[str], None]
+) -> tuple[str, str]:
+    """Train and deploy through the pipeline state machine; returns (training job, endpoint)."""
+    from harness import pipeline
+
+    arn, _ = pipeline.deploy_pipeline(settings, target, role, log)
+    execution_input = pipeline.pipeline_input(settings, role, num_train, pipeline.pipeline_job_name())
+    try:
+        run = pipeline.run_pipeline(sfn, arn, execution_input, log)
+    except pipeline.PipelineFailed as exc:
+        raise WorkflowError(f"pipeline failed: {exc.error}: {exc.cause[:2000]}") from exc
+    log(f"pipeline trained {run.output['TrainingJobName']} and deployed {run.output['EndpointName']}")
+    return run.output["TrainingJobName"], run.output["EndpointName"]
+
+
+def _train_and_host(
+    settings: Settings,
+    target: Target,
+    result: RunResult,
+    s3: Any,
+    sm: Any,
+    logs: Any,
+    num_train: int,
+    bars: Bars | None,
+    log: Callable[[str], None],
+) -> None:
+    """The Python path: the harness calls SageMaker itself, reusing a Completed job of the same inputs."""
+    with _phase(result, "train", log):
+        role = sagemaker_role(settings, target)
+        request = model.training_job_request(settings, "pending", role, num_train)
+        request["TrainingJobName"] = model.job_name_for(request, _manifests_etag(s3, settings))
+        trained = model.train(
+            sm, logs, request, log=log, epochs_progress=bars.steps("training epochs") if bars else None
+        )
+        result.training_job, result.training_reused = trained.job_name, trained.reused
+
+    with _phase(result, "endpoint", log):
+        result.endpoint = model.deploy_endpoint(sm, settings, trained, role, log=log)

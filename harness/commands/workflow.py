@@ -32,19 +32,25 @@ def deploy(
         ),
     ] = False,
 ) -> None:
-    """Create or update the IAM roles, the three Lambda functions and the state machine (idempotent).
+    """Create or update the roles, the functions, both state machines and the photo events (idempotent).
 
     Only what the harness created (tag scones-harness=managed) is changed."""
     from harness.ownership import OwnershipError
+    from harness.pipeline import deploy_pipeline
+    from harness.workflow import sagemaker_role
 
     settings = settings_of(ctx)
     target = target_for(settings)
+    log = lambda m: console.print(m, highlight=False)  # noqa: E731
     try:
-        result = deploy_functions(
-            settings, target, log=lambda m: console.print(m, highlight=False), adopt=adopt
-        )
+        result = deploy_functions(settings, target, log=log, adopt=adopt)
+        role = sagemaker_role(settings, target)
+        pipeline_arn, pipeline_changed = deploy_pipeline(settings, target, role, log, adopt=adopt)
     except OwnershipError as exc:
         raise HarnessError(str(exc)) from exc
+    if pipeline_changed:
+        result.changes.append("pipeline state machine")
+    console.print(f"pipeline: {pipeline_arn}", highlight=False)
     if result.changes:
         console.print(f"[green]deployed[/] ({len(result.changes)} change(s)): {result.state_machine_arn}")
     else:
@@ -121,6 +127,12 @@ def run_command(
         str | None, typer.Option(help="The project's training/serving image URI (algorithm image).")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    pipeline: Annotated[
+        str,
+        typer.Option(
+            help="python (the harness calls SageMaker) | stepfunctions (statemachine/pipeline.asl.json)."
+        ),
+    ] = "python",
 ) -> None:
     """Run the whole workflow: up, stage, train, endpoint, deploy, executions, summary, report."""
     from harness.workflow import RunOptions, WorkflowError, run  # pandas & co.: only when running
@@ -129,6 +141,8 @@ def run_command(
     billable_ok = (
         yes or not target_for(settings).bills or _confirm_billable(settings, executions, keep_endpoint)
     )
+    if pipeline not in ("python", "stepfunctions"):
+        raise HarnessError(f"--pipeline must be python or stepfunctions, got {pipeline!r}")
     options = RunOptions(
         dataset=dataset,
         executions=executions,
@@ -136,6 +150,7 @@ def run_command(
         report_dir=None if no_report else (report_dir or settings.home / "report"),
         keep_endpoint=keep_endpoint,
         billable_ok=billable_ok,
+        pipeline=pipeline,
     )
     try:
         with progress_bar(console) as bars:
@@ -152,3 +167,46 @@ def run_command(
     }
     if unexpected:
         raise HarnessError(f"unexpected execution failures: {unexpected}")
+
+
+@app.command()
+def watch(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, help="How many of the newest executions to show.")] = 20,
+    exit_after: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many executions ended (default: until Ctrl-C).")
+    ] = None,
+    timeout: Annotated[float | None, typer.Option(min=0, help="Stop after this many seconds.")] = None,
+) -> None:
+    """Show the classification state machine's executions as they happen (photos dropped under incoming/)."""
+    from rich.live import Live
+
+    from harness import watch as watch_mod
+    from harness.deploy import STATE_MACHINE
+    from harness.events import incoming_key_prefix
+
+    settings = settings_of(ctx)
+    sfn = target_for(settings).client("stepfunctions")
+    arns = [
+        sm["stateMachineArn"]
+        for page in sfn.get_paginator("list_state_machines").paginate()
+        for sm in page["stateMachines"]
+        if sm["name"] == STATE_MACHINE
+    ]
+    if not arns:
+        raise HarnessError(
+            f"state machine {STATE_MACHINE} is not deployed on {settings.target}: run harness deploy"
+        )
+    title = f"{STATE_MACHINE} (photos: s3://{settings.bucket}/{incoming_key_prefix(settings)})"
+    watcher = watch_mod.Watcher(sfn, arns[0], limit=limit)
+    try:
+        with Live(console=console, auto_refresh=False) as live:
+            watch_mod.watch(
+                watcher,
+                lambda table: live.update(table, refresh=True),
+                title,
+                exit_after=exit_after,
+                timeout_s=timeout,
+            )
+    except KeyboardInterrupt:
+        pass

@@ -152,6 +152,8 @@ def launch_spec(settings: Settings, python: Path) -> LaunchSpec:
             "LAMBDA_PYTHON_INTERPRETERS": settings.lambda_interpreters,
             "LAMBDA_PYTHON_FALLBACK": "1" if settings.lambda_version_fallback else "0",
             "HARNESS_IAM_ENFORCEMENT": settings.iam_enforcement,
+            # sagemaker:* state tasks go to the emulator (localstack_plugin/patches/sfn_sagemaker.py)
+            "SCONES_SAGEMAKER_ENDPOINT": f"http://127.0.0.1:{settings.sagemaker_port}",
             # LocalStack deletes its temp folder on shutdown; keep it (and the unzipped code) in ours.
             "TMPDIR": str(state / "tmp"),
             "LOCALSTACK_VOLUME_DIR": str(state / "volume"),

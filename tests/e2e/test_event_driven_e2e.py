@@ -1,0 +1,186 @@
+"""The event-driven application on the embedded target: the pipeline state machine, photos via EventBridge.
+
+Real everything: LocalStack's Step Functions running ``statemachine/pipeline.asl.json`` with the
+project's SageMaker integration (localstack_plugin/patches/sfn_sagemaker.py) against the emulator, which
+trains the project's model on a tiny separable dataset (seconds); then S3 -> EventBridge -> the rule ->
+the classification state machine -> writeResult, for a PNG uploaded under ``incoming/``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import deploy, events, pipeline, workflow
+from harness.config import Settings
+from harness.targets import target_for
+from tests.cifar_fixtures import separable_batch, write_tarball
+
+pytestmark = pytest.mark.e2e
+
+
+def _wait(check: Any, timeout_s: float = 60.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def _executions(sfn: Any, arn: str) -> list[dict[str, Any]]:
+    return sfn.list_executions(stateMachineArn=arn, maxResults=1000)["executions"]
+
+
+@pytest.fixture(scope="module")
+def pipelined(embedded_cloud: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One `harness run --pipeline stepfunctions` (trains, deploys the endpoint, deploys the event path)."""
+    tmp = tmp_path_factory.mktemp("events")
+    tarball = write_tarball(
+        tmp / "tiny.tar.gz",
+        train=separable_batch(32, "train", seed=1),
+        test=separable_batch(5, "test", seed=2),
+    )
+    settings = embedded_cloud.replace(
+        bucket="events-e2e", endpoint_name="events-e2e", epochs=10, mini_batch_size=16, threshold=0.6
+    )
+    options = workflow.RunOptions(dataset=str(tarball), executions=2, pipeline="stepfunctions")
+    result = workflow.run(settings, options)
+    return {"settings": settings, "result": result, "tarball": tarball}
+
+
+def test_pipeline_trains_and_deploys_an_endpoint_that_classifies(pipelined: dict[str, Any]) -> None:
+    result: workflow.RunResult = pipelined["result"]
+    settings: Settings = pipelined["settings"]
+    assert "pipeline" in result.phases_s and "train" not in result.phases_s
+    assert result.training_job.startswith("scones-sfn-")
+    sm = target_for(settings).client("sagemaker")
+    job = sm.describe_training_job(TrainingJobName=result.training_job)
+    assert job["TrainingJobStatus"] == "Completed"
+    endpoint = sm.describe_endpoint(EndpointName=settings.endpoint_name)
+    assert endpoint["EndpointStatus"] == "InService"
+    assert endpoint["EndpointConfigName"] == f"{result.training_job}-config"
+    # The workflow's executions went through that endpoint and were classified correctly.
+    assert result.summary["executions"] == 2 and result.summary["succeeded"] == 2, result.summary
+    assert result.summary["accuracy_of_passed"] == 1.0
+
+
+def test_uploaded_photo_starts_one_execution_and_gets_one_result(pipelined: dict[str, Any]) -> None:
+    settings: Settings = pipelined["settings"]
+    target = target_for(settings)
+    s3, sfn = target.client("s3"), target.client("stepfunctions")
+    arn = deploy.deploy(settings, target).state_machine_arn  # up to date: nothing changes
+    before = {e["executionArn"] for e in _executions(sfn, arn)}
+    photo = s3.get_object(Bucket=settings.bucket, Key="test/test_000000.png")["Body"].read()  # a bicycle
+    key = f"{events.incoming_key_prefix(settings)}delivery-1.png"
+    s3.put_object(Bucket=settings.bucket, Key=f"{events.incoming_key_prefix(settings)}notes.txt", Body=b"x")
+    s3.put_object(Bucket=settings.bucket, Key="elsewhere/delivery-1.png", Body=photo)
+    s3.put_object(Bucket=settings.bucket, Key=key, Body=photo)
+    etag = s3.head_object(Bucket=settings.bucket, Key=key)["ETag"].strip('"')
+    result_key = f"{events.results_key_prefix(settings)}{key}.json"
+
+    def result() -> dict[str, Any] | None:
+        try:
+            return json.loads(s3.get_object(Bucket=settings.bucket, Key=result_key)["Body"].read())
+        except s3.exceptions.NoSuchKey:
+            return None
+
+    stored = _wait(result, what=f"s3://{settings.bucket}/{result_key}")
+    assert stored["s3_key"] == key and stored["etag"] == etag
+    assert stored["status"] == "classified" and stored["label"] == "bicycle"
+    time.sleep(2)  # give the .txt and the photo outside incoming/ time to (wrongly) start executions
+    new = [e for e in _executions(sfn, arn) if e["executionArn"] not in before]
+    assert len(new) == 1, [e["name"] for e in new]
+    desc = sfn.describe_execution(executionArn=new[0]["executionArn"])
+    assert desc["status"] == "SUCCEEDED", (desc.get("error"), desc.get("cause"))
+    assert json.loads(desc["input"]) == {"s3_bucket": settings.bucket, "s3_key": key}
+    assert stored["execution"] == new[0]["executionArn"]
+
+    # A second delivery of the same event (EventBridge is at-least-once) keeps the first result.
+    again = sfn.start_execution(stateMachineArn=arn, input=desc["input"])["executionArn"]
+    done = _wait(
+        lambda: (d := sfn.describe_execution(executionArn=again))["status"] != "RUNNING" and d,
+        what="the duplicate execution",
+    )
+    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
+    assert json.loads(done["output"])["result"]["duplicate"] is True
+    assert result() == stored
+
+
+def test_training_failure_ends_the_pipeline_with_the_jobs_reason(pipelined: dict[str, Any]) -> None:
+    settings: Settings = pipelined["settings"]
+    target = target_for(settings)
+    sfn, sm = target.client("stepfunctions"), target.client("sagemaker")
+    role = workflow.sagemaker_role(settings, target)
+    arn, _ = pipeline.deploy_pipeline(settings, target, role, log=lambda _m: None)
+    execution_input = pipeline.pipeline_input(settings, role, 64, pipeline.pipeline_job_name())
+    execution_input["TrainingJob"]["HyperParameters"]["learning_rate"] = "0"  # the algorithm refuses it
+    with pytest.raises(pipeline.PipelineFailed) as failed:
+        pipeline.run_pipeline(sfn, arn, execution_input, log=lambda _m: None, timeout_s=300)
+    job = sm.describe_training_job(TrainingJobName=execution_input["TrainingJob"]["TrainingJobName"])
+    assert job["TrainingJobStatus"] == "Failed" and "learning_rate" in job["FailureReason"]
+    assert failed.value.status == "FAILED"
+    assert failed.value.error == "States.TaskFailed"
+    cause = json.loads(failed.value.cause)
+    assert cause["TrainingJobStatus"] == "Failed"
+    assert cause["FailureReason"] == job["FailureReason"]
+    # The endpoint still serves the model the successful pipeline deployed.
+    endpoint = sm.describe_endpoint(EndpointName=settings.endpoint_name)
+    assert endpoint["EndpointConfigName"] == f"{pipelined['result'].training_job}-config"
+
+
+def test_sagemaker_api_errors_are_named_as_step_functions_names_them(pipelined: dict[str, Any]) -> None:
+    settings: Settings = pipelined["settings"]
+    target = target_for(settings)
+    sfn = target.client("stepfunctions")
+    role = workflow.sagemaker_role(settings, target)
+    arn, _ = pipeline.deploy_pipeline(settings, target, role, log=lambda _m: None)
+    # The job name of the successful pipeline is taken: SageMaker refuses it with ResourceInUse.
+    execution_input = pipeline.pipeline_input(settings, role, 64, pipelined["result"].training_job)
+    with pytest.raises(pipeline.PipelineFailed) as failed:
+        pipeline.run_pipeline(
+            sfn, arn, execution_input, log=lambda _m: None, timeout_s=120, name="taken-job-name"
+        )
+    assert failed.value.error == "SageMaker.ResourceInUseException", failed.value
+    assert "(Service: AmazonSageMaker; Status Code: 400; Error Code: ResourceInUse;" in failed.value.cause
+
+
+def test_unknown_parameter_is_refused_as_aws_refuses_it(pipelined: dict[str, Any], tmp_path: Path) -> None:
+    settings: Settings = pipelined["settings"]
+    target = target_for(settings)
+    sfn = target.client("stepfunctions")
+    role = workflow.sagemaker_role(settings, target)
+    states_role = deploy.deploy(settings, target).states_role_arn
+    definition = {
+        "StartAt": "Model",
+        "States": {
+            "Model": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:createModel",
+                "Parameters": {
+                    "ModelName": "x",
+                    "ExecutionRoleArn": role,
+                    "S3Operations": {"S3Upload": [{"Path": "train.py"}]},
+                },
+                "End": True,
+            }
+        },
+    }
+    arn, _ = deploy.ensure_state_machine(
+        sfn, "sagemaker-unknown-field", json.dumps(definition), states_role, print
+    )
+    execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    done = _wait(lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d)
+    assert done["error"] == "States.Runtime"
+    assert 'The field "S3Operations" is not supported by Step Functions' in done["cause"]
+    # .waitForTaskToken is not an integration pattern SageMaker supports: refused at creation, as on AWS.
+    definition["States"]["Model"]["Resource"] = "arn:aws:states:::sagemaker:createModel.waitForTaskToken"
+    with pytest.raises(sfn.exceptions.InvalidDefinition):
+        sfn.create_state_machine(
+            name="sagemaker-callback", definition=json.dumps(definition), roleArn=states_role
+        )

@@ -23,10 +23,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from harness import names, ownership
+from harness import events, names, ownership
 from harness.aws_errors import is_not_found
 from harness.config import Settings
 from harness.names import JOB_PREFIX
+from harness.pipeline import PIPELINE_STATE_MACHINE
 from harness.targets import Target
 
 # Model and endpoint-config names start with the training job's name (see model.job_name_for).
@@ -102,27 +103,32 @@ def teardown(
     for name in sorted(models):
         record(f"model {name}", _gone(lambda n=name: sm.delete_model(ModelName=n)))
 
-    machines = [
-        m["stateMachineArn"]
-        for page in sfn.get_paginator("list_state_machines").paginate()
-        for m in page["stateMachines"]
-        if m["name"] == names.STATE_MACHINE
-    ]
-
     def left_alone(what: str) -> None:
         result.not_ours.append(what)
         log(f"left alone: {what} (not created by the harness: no {ownership.TAG_KEY} tag)")
 
-    for arn in machines:
-        if not ownership.state_machine_owned(sfn, arn):
-            left_alone(f"state machine {names.STATE_MACHINE}")
-            continue
-        record(
-            f"state machine {names.STATE_MACHINE}",
-            _gone(lambda a=arn: sfn.delete_state_machine(stateMachineArn=a)),
-        )
-    if not machines:
-        record(f"state machine {names.STATE_MACHINE}", False)
+    # The photo rule first, so no upload starts an execution of a state machine about to go.
+    ev = target.client("events", session=session)
+    if _gone(lambda: ev.remove_targets(Rule=events.PHOTO_RULE, Ids=[events.TARGET_ID])):
+        record(f"rule {events.PHOTO_RULE}", _gone(lambda: ev.delete_rule(Name=events.PHOTO_RULE)))
+    else:
+        record(f"rule {events.PHOTO_RULE}", False)
+    for machine in (names.STATE_MACHINE, PIPELINE_STATE_MACHINE):
+        machines = [
+            m["stateMachineArn"]
+            for page in sfn.get_paginator("list_state_machines").paginate()
+            for m in page["stateMachines"]
+            if m["name"] == machine
+        ]
+        for arn in machines:
+            if not ownership.state_machine_owned(sfn, arn):
+                left_alone(f"state machine {machine}")
+                continue
+            record(
+                f"state machine {machine}", _gone(lambda a=arn: sfn.delete_state_machine(stateMachineArn=a))
+            )
+        if not machines:
+            record(f"state machine {machine}", False)
     for fn in names.FUNCTIONS:
         try:
             owned = ownership.function_owned(lam.get_function(FunctionName=fn))

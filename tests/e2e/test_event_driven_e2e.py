@@ -74,7 +74,9 @@ def test_uploaded_photo_starts_one_execution_and_gets_one_result(pipelined: dict
     settings: Settings = pipelined["settings"]
     target = target_for(settings)
     s3, sfn = target.client("s3"), target.client("stepfunctions")
-    arn = deploy.deploy(settings, target).state_machine_arn  # up to date: nothing changes
+    deployed = deploy.deploy(settings, target)
+    assert deployed.changes == [], deployed.changes  # the pipeline run deployed it all: nothing to change
+    arn = deployed.state_machine_arn
     before = {e["executionArn"] for e in _executions(sfn, arn)}
     photo = s3.get_object(Bucket=settings.bucket, Key="test/test_000000.png")["Body"].read()  # a bicycle
     key = f"{events.incoming_key_prefix(settings)}delivery-1.png"

@@ -54,7 +54,9 @@ def _left(settings: Settings = SETTINGS) -> dict[str, list[str]]:
 def test_teardown_deletes_the_run_and_keeps_data_unless_asked(aws) -> None:
     _everything_deployed()
     before = _left()
-    assert before["endpoints"] == ["scones-image-classifier"] and len(before["functions"]) == 3
+    assert before["endpoints"] == ["scones-image-classifier"] and len(before["functions"]) == len(
+        deploy.FUNCTIONS
+    )
     result = teardown.teardown(SETTINGS, target_for(SETTINGS))
     after = _left()
     assert after["endpoints"] == after["configs"] == after["models"] == after["functions"] == []

@@ -71,6 +71,7 @@ def drive(settings: Settings) -> None:
     request = model.training_job_request(settings, JOB, role, num_training_samples=1000)
     trained = model.train(sm, logs, request, poll_s=0)
     model.deploy_endpoint(sm, settings, trained, role)
+    target.client("s3").create_bucket(Bucket=settings.bucket)  # `harness stage` creates it
     deploy.deploy(settings, target)
 
 
@@ -214,9 +215,15 @@ def test_iam_policies_are_the_same_documents_on_both_targets(recordings) -> None
         "scones-sagemaker-role",
         "scones-lambda-role",
         "scones-states-role",
+        "scones-events-role",
     ]
     assert normalise(put_local) == normalise(put_aws)
     import json
+
+    # EventBridge may start the classification state machine, and nothing else.
+    (targets,) = only(aws, "PutTargets")
+    events_doc = json.loads(put_aws[3]["PolicyDocument"])
+    assert events_doc == policies.events_policy(targets["Targets"][0]["Arn"])
 
     sagemaker_doc = json.loads(put_aws[0]["PolicyDocument"])
     account = ACCOUNT.search(json.dumps(sagemaker_doc)).group(0)

@@ -129,6 +129,7 @@ def test_role_propagation_is_retried_only_for_assume_errors(monkeypatch) -> None
 def test_deploy_refuses_a_same_named_function_it_did_not_create_unless_adopting(aws) -> None:
     settings = Settings(target="aws", bucket="bkt")
     target = target_for(settings)
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="bkt")  # staging creates it
     iam = boto3.client("iam")
     role = iam.create_role(
         RoleName="someone-elses",

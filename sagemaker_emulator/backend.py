@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from sagemaker_emulator import _proc
+from sagemaker_emulator import _proc, events
 from sagemaker_emulator.capture import CaptureWriter
 from sagemaker_emulator.errors import (
     ResourceInUse,
@@ -309,6 +309,7 @@ class SageMakerBackend:
             ep = Endpoint(p, self.arn("endpoint", name))
             self.endpoints[name] = ep
             self.save(ep)
+            events.endpoint_changed(ep)  # Creating
             self.deployer.deploy(ep, config, update=False)
         return {"EndpointArn": ep.arn}
 

@@ -13,6 +13,8 @@ import datetime as dt
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from sagemaker_emulator import events
+
 if TYPE_CHECKING:
     from sagemaker_emulator.hosting import EndpointRuntime
 
@@ -102,7 +104,7 @@ class TrainingJob(Resource):
     def done(self) -> bool:
         return self.status in self.TERMINAL
 
-    def advance(self, secondary: str, message: str) -> None:
+    def advance(self, secondary: str, message: str, notify: bool = True) -> None:
         with self._lock:
             t = utcnow()
             if self.transitions and "EndTime" not in self.transitions[-1]:
@@ -114,16 +116,19 @@ class TrainingJob(Resource):
                 self.start_time = t
             if secondary == "Stopping":
                 self.status = "Stopping"
+        if notify:
+            events.training_changed(self)
 
     def finish(self, status: str, message: str, reason: str | None = None) -> None:
         secondary = "MaxRuntimeExceeded" if status == "Stopped" and self.max_runtime_hit else status
-        self.advance(secondary, message)
+        self.advance(secondary, message, notify=False)
         with self._lock:
             self.transitions[-1]["EndTime"] = self.transitions[-1]["StartTime"]
             self.status = status
             self.failure_reason = reason
             self.end_time = self.last_modified
             self.start_time = self.start_time or self.end_time
+        events.training_changed(self)  # one event per terminal state
 
     def record_metric(self, name: str, raw: str) -> None:
         try:
@@ -280,6 +285,7 @@ class Endpoint(Resource):
 
     def set_status(self, status: str, reason: str | None = None) -> None:
         self.status, self.failure_reason, self.last_modified = status, reason, utcnow()
+        events.endpoint_changed(self)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from harness import deploy, events, pipeline, workflow
+from harness import deploy, events, pipeline, policies, workflow
 from harness.config import Settings
 from harness.targets import target_for
 from tests.cifar_fixtures import separable_batch, write_tarball
@@ -49,9 +49,58 @@ def pipelined(embedded_cloud: Settings, tmp_path_factory: pytest.TempPathFactory
     settings = embedded_cloud.replace(
         bucket="events-e2e", endpoint_name="events-e2e", epochs=10, mini_batch_size=16, threshold=0.6
     )
+    recorder = _sagemaker_event_recorder(settings)  # before any job runs, so it sees every event
     options = workflow.RunOptions(dataset=str(tarball), executions=2, pipeline="stepfunctions")
     result = workflow.run(settings, options)
-    return {"settings": settings, "result": result, "tarball": tarball}
+    return {"settings": settings, "result": result, "tarball": tarball, "recorder": recorder}
+
+
+RECORDER = "sagemaker-events-recorder"
+# The recorder's Pass state calls nothing; IAM wants at least one statement.
+_NOTHING = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": ["logs:CreateLogDelivery"], "Resource": "*"}],
+}
+TERMINAL_RULE = "training-job-terminal"
+ENDPOINT_RULE = "endpoint-in-service"
+
+
+def _sagemaker_event_recorder(settings: Settings) -> str:
+    """A Pass state machine started by two rules (a terminal training job, an endpoint InService)."""
+    target = target_for(settings)
+    iam, sfn, ev = (target.client(s) for s in ("iam", "stepfunctions", "events"))
+    states_role, _ = deploy.ensure_role(
+        iam,
+        "recorder-states-role",
+        policies.trust_policy("states.amazonaws.com"),
+        _NOTHING,
+        print,
+    )
+    definition = {"StartAt": "Record", "States": {"Record": {"Type": "Pass", "End": True}}}
+    arn, _ = deploy.ensure_state_machine(sfn, RECORDER, json.dumps(definition), states_role, print)
+    events_role, _ = deploy.ensure_role(
+        iam,
+        "recorder-events-role",
+        policies.trust_policy("events.amazonaws.com"),
+        policies.events_policy(arn),
+        print,
+    )
+    patterns = {
+        TERMINAL_RULE: {
+            "source": ["aws.sagemaker"],
+            "detail-type": ["SageMaker Training Job State Change"],
+            "detail": {"TrainingJobStatus": ["Completed", "Failed", "Stopped"]},
+        },
+        ENDPOINT_RULE: {
+            "source": ["aws.sagemaker"],
+            "detail-type": ["SageMaker Endpoint State Change"],
+            "detail": {"EndpointName": [settings.endpoint_name], "EndpointStatus": ["IN_SERVICE"]},
+        },
+    }
+    for rule, pattern in patterns.items():
+        ev.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
+        ev.put_targets(Rule=rule, Targets=[{"Id": "record", "Arn": arn, "RoleArn": events_role}])
+    return arn
 
 
 def test_pipeline_trains_and_deploys_an_endpoint_that_classifies(pipelined: dict[str, Any]) -> None:
@@ -186,3 +235,36 @@ def test_unknown_parameter_is_refused_as_aws_refuses_it(pipelined: dict[str, Any
         sfn.create_state_machine(
             name="sagemaker-callback", definition=json.dumps(definition), roleArn=states_role
         )
+
+
+def test_a_rule_on_training_job_state_change_fires_once_per_terminal_state(pipelined: dict[str, Any]) -> None:
+    """Runs after the successful and the failed pipeline above: one event each, in AWS's format."""
+    settings: Settings = pipelined["settings"]
+    sfn = target_for(settings).client("stepfunctions")
+    jobs = {pipelined["result"].training_job: "Completed"}
+
+    def recorded() -> list[dict[str, Any]]:
+        runs = _executions(sfn, pipelined["recorder"])
+        return [json.loads(sfn.describe_execution(executionArn=r["executionArn"])["input"]) for r in runs]
+
+    def training_events() -> list[dict[str, Any]]:
+        return [e for e in recorded() if e["detail-type"] == "SageMaker Training Job State Change"]
+
+    failed_jobs = _wait(
+        lambda: [e for e in training_events() if e["detail"]["TrainingJobStatus"] == "Failed"] or None,
+        what="the failed job's event",
+    )
+    jobs.update({e["detail"]["TrainingJobName"]: "Failed" for e in failed_jobs})
+    time.sleep(2)  # a duplicate would have arrived by now
+    seen = training_events()
+    for name, status in jobs.items():
+        mine = [e for e in seen if e["detail"]["TrainingJobName"] == name]
+        assert [e["detail"]["TrainingJobStatus"] for e in mine] == [status], (name, mine)
+        event = mine[0]
+        assert event["source"] == "aws.sagemaker" and event["resources"] == [
+            event["detail"]["TrainingJobArn"]
+        ]
+        assert isinstance(event["detail"]["CreationTime"], int)  # epoch milliseconds
+        assert (status == "Failed") == ("FailureReason" in event["detail"])
+    endpoint = [e for e in recorded() if e["detail-type"] == "SageMaker Endpoint State Change"]
+    assert endpoint and endpoint[0]["detail"]["EndpointName"] == settings.endpoint_name

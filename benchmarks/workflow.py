@@ -6,6 +6,11 @@ execution per test image (200) and the report. Prints each phase's wall time, ex
 percentiles (one at a time on the warm stack, and under the run's own concurrency) and the summary,
 then one line of JSON.
 
+The event path and the pipeline (issue 16) on the same warm stack: each test image is copied under the
+incoming prefix, one at a time, and the time until its result object appears (S3 -> EventBridge -> the
+state machine -> writeResult) is measured; then the pipeline state machine retrains and redeploys with
+the same hyperparameters, timed beside the Python path's train + endpoint phases.
+
 Targets on a 2-core machine: whole run <= 240 s (the cloud needs 20+ minutes), execution p50 <= 150 ms
 (real AWS: 2.1-2.8 s).
 
@@ -27,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from rich.console import Console  # noqa: E402
 
-from harness import executions  # noqa: E402
+from harness import events, executions, pipeline, workflow  # noqa: E402
 from harness.config import load_settings  # noqa: E402
 from harness.embedded import stack  # noqa: E402
 from harness.embedded.process import free_ports  # noqa: E402
@@ -45,6 +50,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--serial", type=int, default=50, help="executions timed one at a time afterwards")
     parser.add_argument("--dataset", default=str(DATASET))
+    parser.add_argument("--event-photos", type=int, default=200, help="photos sent through the event path")
+    parser.add_argument("--no-pipeline", action="store_true", help="skip the pipeline state machine run")
     args = parser.parse_args()
     if not Path(args.dataset).is_file():
         print(f"dataset not found: {args.dataset}", file=sys.stderr)
@@ -79,6 +86,8 @@ def main() -> int:
                 ),
                 {},
             )
+            event_ms = event_path_latencies(settings, keys[: args.event_photos], console)
+            pipeline_s = None if args.no_pipeline else pipeline_seconds(settings, console)
         finally:
             stack.down(settings)
 
@@ -99,6 +108,17 @@ def main() -> int:
         f"({s['executions'] / result.phases_s['executions']:.1f} executions/s)"
     )
     print(f"accuracy of passed {s['accuracy_of_passed']:.3f}, of all captured {s.get('capture_accuracy')}")
+    python_path_s = result.phases_s.get("train", 0.0) + result.phases_s.get("endpoint", 0.0)
+    ev50, ev95 = _percentile(event_ms, 50), _percentile(event_ms, 95)
+    print(
+        f"event path, upload to result ({len(event_ms)} photos, one at a time): "
+        f"p50 {ev50:.0f} ms, p95 {ev95:.0f} ms"
+    )
+    if pipeline_s is not None:
+        print(
+            f"train + deploy: pipeline state machine {pipeline_s:.1f} s, Python path {python_path_s:.1f} s "
+            f"(ratio {pipeline_s / python_path_s:.2f})"
+        )
     figures = {
         "machine": f"{platform.machine()} {platform.system()} python{platform.python_version()}",
         "phases_s": result.phases_s,
@@ -115,9 +135,59 @@ def main() -> int:
         "capture_accuracy": s.get("capture_accuracy"),
         "total_vs_target": round(wall / TARGET_TOTAL_S, 3),
         "p50_vs_target": round(p50 / TARGET_P50_MS, 3),
+        "event_photos": len(event_ms),
+        "event_upload_to_result_p50_ms": round(ev50, 1),
+        "event_upload_to_result_p95_ms": round(ev95, 1),
+        "pipeline_train_deploy_s": None if pipeline_s is None else round(pipeline_s, 2),
+        "python_train_deploy_s": round(python_path_s, 2),
+        "pipeline_vs_python": None if pipeline_s is None else round(pipeline_s / python_path_s, 3),
     }
     print(json.dumps(figures))
     return 0
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def event_path_latencies(settings: object, keys: list[str], console: Console) -> list[float]:
+    """Copy each test image under the incoming prefix; milliseconds until its result object exists."""
+    target = target_for(settings)
+    s3 = target.client("s3")
+    bucket = settings.bucket  # type: ignore[attr-defined]
+    latencies: list[float] = []
+    for key in keys:
+        photo = f"{events.incoming_key_prefix(settings)}bench/{key.rsplit('/', 1)[-1]}"  # type: ignore[arg-type]
+        result_key = f"{events.results_key_prefix(settings)}{photo}.json"  # type: ignore[arg-type]
+        start = time.perf_counter()
+        s3.copy_object(Bucket=bucket, Key=photo, CopySource={"Bucket": bucket, "Key": key})
+        while True:
+            try:
+                s3.head_object(Bucket=bucket, Key=result_key)
+                break
+            except s3.exceptions.ClientError:
+                if time.perf_counter() - start > 60:
+                    raise RuntimeError(f"no result for {photo} after 60 s") from None
+                time.sleep(0.01)
+        latencies.append((time.perf_counter() - start) * 1000)
+    console.print(f"  event path: {len(latencies)} photos classified through EventBridge", highlight=False)
+    return latencies
+
+
+def pipeline_seconds(settings: object, console: Console) -> float:
+    """Retrain and redeploy through the pipeline state machine; wall seconds of its execution."""
+    target = target_for(settings)
+    role = workflow.sagemaker_role(settings, target)  # type: ignore[arg-type]
+    arn, _ = pipeline.deploy_pipeline(settings, target, role, log=lambda _m: None)  # type: ignore[arg-type]
+    data = pipeline.pipeline_input(settings, role, 1000, pipeline.pipeline_job_name())  # type: ignore[arg-type]
+    run_ = pipeline.run_pipeline(target.client("stepfunctions"), arn, data, log=lambda _m: None)
+    console.print(
+        f"  pipeline: {run_.output['TrainingJobName']} deployed in {run_.duration_s:.1f} s", highlight=False
+    )
+    return run_.duration_s
 
 
 if __name__ == "__main__":

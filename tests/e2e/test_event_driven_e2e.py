@@ -237,11 +237,53 @@ def test_unknown_parameter_is_refused_as_aws_refuses_it(pipelined: dict[str, Any
         )
 
 
+def test_retraining_updates_the_endpoint_without_a_failed_request(pipelined: dict[str, Any]) -> None:
+    """The loop's redeploy: a second pipeline run updates the endpoint while requests keep coming."""
+    import threading
+
+    settings: Settings = pipelined["settings"].replace(epochs=2)
+    target = target_for(settings)
+    runtime, sfn = target.client("sagemaker-runtime"), target.client("stepfunctions")
+    photo = target.client("s3").get_object(Bucket=settings.bucket, Key="test/test_000000.png")["Body"].read()
+    outcomes: list[str] = []
+    stop = threading.Event()
+
+    def invoke_forever() -> None:
+        while not stop.is_set():
+            try:
+                runtime.invoke_endpoint(
+                    EndpointName=settings.endpoint_name, ContentType="image/png", Body=photo
+                )
+                outcomes.append("ok")
+            except Exception as exc:
+                outcomes.append(f"{type(exc).__name__}: {exc}")
+            time.sleep(0.05)
+
+    role = workflow.sagemaker_role(settings, target)
+    arn, _ = pipeline.deploy_pipeline(settings, target, role, log=lambda _m: None)
+    data = pipeline.pipeline_input(settings, role, 64, pipeline.pipeline_job_name())
+    caller = threading.Thread(target=invoke_forever, daemon=True)
+    caller.start()
+    try:
+        run = pipeline.run_pipeline(sfn, arn, data, log=lambda _m: None, timeout_s=300)
+    finally:
+        stop.set()
+        caller.join(10)
+    assert run.output["EndpointConfigName"] == data["EndpointConfig"]["EndpointConfigName"]
+    endpoint = target.client("sagemaker").describe_endpoint(EndpointName=settings.endpoint_name)
+    assert endpoint["EndpointConfigName"] == run.output["EndpointConfigName"]
+    failures = [o for o in outcomes if o != "ok"]
+    assert len(outcomes) > 20 and not failures, (len(outcomes), failures[:3])
+    pipelined["jobs_completed"] = [run.output["TrainingJobName"]]
+
+
 def test_a_rule_on_training_job_state_change_fires_once_per_terminal_state(pipelined: dict[str, Any]) -> None:
     """Runs after the successful and the failed pipeline above: one event each, in AWS's format."""
     settings: Settings = pipelined["settings"]
     sfn = target_for(settings).client("stepfunctions")
-    jobs = {pipelined["result"].training_job: "Completed"}
+    jobs = {
+        name: "Completed" for name in [pipelined["result"].training_job, *pipelined.get("jobs_completed", [])]
+    }
 
     def recorded() -> list[dict[str, Any]]:
         runs = _executions(sfn, pipelined["recorder"])

@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from botocore.exceptions import ClientError
 from PIL import Image as PILImage
 
 from harness import cifar
-from harness.aws_errors import is_not_found
+from harness.account import ensure_bucket
 from harness.cifar import CLASS_NAMES, SPLITS, Image
 from harness.config import Settings
 from harness.files import write_atomic
@@ -159,20 +158,6 @@ def _existing_etags(s3: Any, bucket: str, prefix: str) -> dict[str, str]:
         for obj in page.get("Contents", []):
             etags[obj["Key"]] = obj["ETag"].strip('"')
     return etags
-
-
-def ensure_bucket(s3: Any, bucket: str, region: str) -> None:
-    """Create ``bucket`` when it does not exist (us-east-1 takes no location constraint)."""
-    try:
-        s3.head_bucket(Bucket=bucket)
-        return
-    except ClientError as exc:
-        if not is_not_found(exc):
-            raise
-    kwargs: dict[str, Any] = {"Bucket": bucket}
-    if region != "us-east-1":
-        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
-    s3.create_bucket(**kwargs)
 
 
 def upload_tree(

@@ -118,6 +118,26 @@ class Target:
             **{f"AWS_ENDPOINT_URL_{_env_service_name(s)}": self.sagemaker_url for s in SAGEMAKER_SERVICES},
         }
 
+    def client_env(self) -> dict[str, str]:
+        """What a user's shell, notebook or IDE needs to reach this target: ``harness env`` prints it.
+
+        One endpoint locally: LocalStack's main port serves SageMaker too (the plugin's providers forward to
+        the emulator), so ``AWS_ENDPOINT_URL`` alone reaches every service. On AWS only the region and
+        profile: credentials stay in the user's own chain.
+        """
+        if not self.is_local:
+            return {"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region} | (
+                {"AWS_PROFILE": self.profile} if self.profile else {}
+            )
+        assert self.localstack_url
+        return {
+            "AWS_ENDPOINT_URL": self.localstack_url,
+            "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_KEY,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
+
     def function_env(self) -> dict[str, str]:
         """Per-service endpoint variables for deployed Lambda functions; none on AWS.
 

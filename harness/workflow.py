@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from harness import deploy as deploy_mod
-from harness import executions, model, policies, teardown
+from harness import executions, model, teardown
+from harness.account import sagemaker_role
 from harness.config import Settings
-from harness.names import SAGEMAKER_ROLE
 from harness.progress import Bars
 from harness.staging import stage_dataset
 from harness.targets import Target, target_for
@@ -75,20 +75,6 @@ def _phase(result: RunResult, name: str, log: Callable[[str], None]) -> Iterator
         result.phases_s[name] = round(time.perf_counter() - start, 3)
 
 
-def sagemaker_role(settings: Settings, target: Target) -> str:
-    """The execution role SageMaker assumes: the configured one, else one this harness keeps up to date."""
-    if settings.execution_role_arn:
-        return settings.execution_role_arn
-    arn, _ = deploy_mod.ensure_role(
-        target.client("iam"),
-        SAGEMAKER_ROLE,
-        policies.trust_policy("sagemaker.amazonaws.com"),
-        policies.sagemaker_execution_policy(
-            bucket=settings.bucket, region=settings.region, account=target.account_id()
-        ),
-        log=lambda _m: None,
-    )
-    return arn
 
 
 def _manifests_etag(s3: Any, settings: Settings) -> str:

@@ -3,6 +3,7 @@
 from harness.commands import (
     compose,  # noqa: F401
     doctor,  # noqa: F401
+    env,  # noqa: F401
     report,  # noqa: F401
     stack,  # noqa: F401
     stage,  # noqa: F401

@@ -37,7 +37,10 @@ LOCALSTACK_PINS = (
     "psutil<7",
     "service-identity",
 )
-SERVICES = "s3,lambda,stepfunctions,iam,sts,logs,events"
+# sagemaker and sagemaker-runtime are served by the plugin's providers, which forward to the emulator: with
+# STRICT_SERVICE_LOADING (LocalStack's default) a provider only loads for a service listed here.
+SERVICES = "s3,lambda,stepfunctions,iam,sts,logs,events,sagemaker,sagemaker-runtime"
+SAGEMAKER_PROVIDER = "emulator"  # the provider name in localstack_plugin/pyproject.toml
 EXECUTOR_NAME = "local"  # the entry-point name in localstack_plugin/pyproject.toml
 # The plugin ships inside this distribution as the package `localstack_plugin`, its pyproject.toml as
 # package data, so an installed (non-editable) harness can still install it into LocalStack's venv.
@@ -154,6 +157,10 @@ def launch_spec(settings: Settings, python: Path) -> LaunchSpec:
             "HARNESS_IAM_ENFORCEMENT": settings.iam_enforcement,
             # sagemaker:* state tasks go to the emulator (localstack_plugin/patches/sfn_sagemaker.py)
             "SCONES_SAGEMAKER_ENDPOINT": f"http://127.0.0.1:{settings.sagemaker_port}",
+            # SageMaker on the main port, forwarded to the emulator on its own port (one endpoint for all).
+            "PROVIDER_OVERRIDE_SAGEMAKER": SAGEMAKER_PROVIDER,
+            "PROVIDER_OVERRIDE_SAGEMAKER_RUNTIME": SAGEMAKER_PROVIDER,
+            "SAGEMAKER_EMULATOR_URL": f"http://127.0.0.1:{settings.sagemaker_port}",
             # LocalStack deletes its temp folder on shutdown; keep it (and the unzipped code) in ours.
             "TMPDIR": str(state / "tmp"),
             "LOCALSTACK_VOLUME_DIR": str(state / "volume"),

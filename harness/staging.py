@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from botocore.exceptions import ClientError
 from PIL import Image as PILImage
 
 from harness import cifar
@@ -71,16 +72,28 @@ class StagedDataset:
 
 @dataclass
 class StageResult:
-    """What a staging run did: ``written`` files changed, ``unchanged`` ones were already in place."""
+    """What a staging run did: ``written`` files changed, ``unchanged`` ones were already in place.
+
+    ``reused`` is set when no dataset was given and the bucket already held a complete staged set, so
+    nothing was downloaded, read or compared.
+    """
 
     destination: str
     written: list[str]
     unchanged: int
     counts: dict[str, dict[str, int]]
+    reused: bool = False
 
     @property
     def total(self) -> int:
         return len(self.written) + self.unchanged
+
+    def reuse_note(self) -> str:
+        """The line that tells the user the staged set was reused (and how to restage)."""
+        return (
+            f"reusing the staged set in {self.destination}: {self.total} files, both manifests name only "
+            "images that are there; nothing downloaded or uploaded (pass --dataset to stage again)"
+        )
 
 
 def encode_png(pixels: Any) -> bytes:
@@ -203,6 +216,40 @@ def upload_tree(
     return StageResult(f"s3://{bucket}/{prefix}", written, unchanged, class_counts(dataset))
 
 
+def staged_set_in_bucket(s3: Any, bucket: str, prefix: str = "") -> StageResult | None:
+    """The complete staged set under ``s3://bucket/prefix``, or ``None`` if anything is missing.
+
+    Complete means: both manifests exist and parse (``index, class, path`` with a known class), and
+    every image they name is there (paths relative to the channel root, or with the split's folder, as
+    the trainer reads them). A manifest naming a missing image, an unreadable manifest or a missing
+    bucket all mean "not complete", so the caller stages from the dataset as before.
+    """
+    try:
+        existing = _existing_etags(s3, bucket, prefix)
+    except ClientError:
+        return None
+    counts: dict[str, dict[str, int]] = {}
+    files = 0
+    for split, manifest in MANIFESTS.items():
+        if prefix + manifest not in existing:
+            return None
+        text = s3.get_object(Bucket=bucket, Key=prefix + manifest)["Body"].read().decode("utf-8", "replace")
+        per_class = dict.fromkeys(CLASS_NAMES, 0)
+        for line in text.splitlines():
+            fields = line.split("\t")
+            if len(fields) != 3 or not fields[1].isdigit() or int(fields[1]) >= len(CLASS_NAMES):
+                return None
+            path = fields[2] if fields[2].startswith(f"{split}/") else f"{split}/{fields[2]}"
+            if prefix + path not in existing:
+                return None
+            per_class[CLASS_NAMES[int(fields[1])]] += 1
+        if not sum(per_class.values()):
+            return None
+        counts[split] = per_class
+        files += sum(per_class.values()) + 1
+    return StageResult(f"s3://{bucket}/{prefix}", [], files, counts, reused=True)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The whole step
 
@@ -216,9 +263,16 @@ def stage_dataset(
 ) -> StageResult:
     """Fetch (cached), read, render and write the dataset to ``out`` or to the target's S3.
 
-    Any problem with the archive raises :class:`~harness.cifar.DatasetError`
-    before the first byte is written.
+    Without a ``source``, a complete staged set already in the bucket is used as it is (see
+    :func:`staged_set_in_bucket`): a re-run needs neither the network nor the archive. Any problem
+    with the archive raises :class:`~harness.cifar.DatasetError` before the first byte is written.
     """
+    if source is None and out is None:
+        target = target_for(settings)
+        s3 = target.client("s3")
+        reused = staged_set_in_bucket(s3, settings.bucket, settings.data_prefix)
+        if reused is not None:
+            return reused
     archive = cifar.resolve_source(
         source, settings.cache_dir, md5=md5, progress=bars.transfer("download CIFAR-100") if bars else None
     )

@@ -131,7 +131,10 @@ def _run_phases(
 
     with _phase(result, "stage", log):
         staged = stage_dataset(settings, options.dataset, bars=bars)
-        log(f"staged {staged.total} files ({len(staged.written)} uploaded) to {staged.destination}")
+        if staged.reused:
+            log(staged.reuse_note())
+        else:
+            log(f"staged {staged.total} files ({len(staged.written)} uploaded) to {staged.destination}")
         num_train = sum(staged.counts["train"].values())
 
     if options.pipeline == "stepfunctions":

@@ -31,7 +31,10 @@ def stage(
         Path | None, typer.Option(help="Write the staged tree to this folder instead of the target's S3.")
     ] = None,
 ) -> None:
-    """Stage the bicycle/motorcycle images as PNGs with train.lst/test.lst, idempotently."""
+    """Stage the bicycle/motorcycle images as PNGs with train.lst/test.lst, idempotently.
+
+    Without --dataset, a complete staged set already in the bucket is reused as it is (no download).
+    """
     from harness.cifar import DatasetError
     from harness.staging import stage_dataset
 
@@ -47,6 +50,9 @@ def stage(
         ) from exc
     except (ClientError, BotoCoreError) as exc:
         raise HarnessError(f"S3 error while staging: {exc}") from exc
+    if result.reused:
+        console.print(result.reuse_note(), highlight=False)
+        return
     counts = ", ".join(
         f"{split}: " + " / ".join(f"{n} {name}" for name, n in per_class.items())
         for split, per_class in result.counts.items()

@@ -99,7 +99,11 @@ def _summary_table(summary: dict[str, Any], phases: dict[str, float]) -> Table:
 def run_command(
     ctx: typer.Context,
     dataset: Annotated[
-        str | None, typer.Option(help="CIFAR-100 tarball path or URL (default: official URL).")
+        str | None,
+        typer.Option(
+            help="CIFAR-100 tarball path or URL (default: the staged set in the bucket when it is "
+            "complete, else the official URL)."
+        ),
     ] = None,
     executions: Annotated[
         int | None, typer.Option(min=1, help="How many test images to classify (default: all).")

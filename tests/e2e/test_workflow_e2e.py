@@ -61,7 +61,16 @@ def workflow(embedded_cloud: Settings, tmp_path_factory: pytest.TempPathFactory)
     cmd = [str(exe), "run", "--dataset", str(tarball), "--json", "--report-dir", str(tmp / "report")]
     first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-3000:]
-    again = subprocess.run([*cmd, "--executions", "2"], env=env, capture_output=True, text=True, timeout=600)
+    # The second run is offline and names no dataset: it must use the staged set in the bucket. Any
+    # download would go through a proxy that refuses connections; the embedded cloud stays reachable.
+    offline = {
+        **env,
+        **{k: "http://127.0.0.1:9" for k in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy")},
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+    again_cmd = [str(exe), "run", "--json", "--report-dir", str(tmp / "report"), "--executions", "2"]
+    again = subprocess.run(again_cmd, env=offline, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     return {
         "settings": settings,
@@ -93,6 +102,9 @@ def test_harness_run_completes_and_reuses(workflow: dict) -> None:
     assert re.search(r"training epochs.*10/10", workflow["first_log"]), workflow["first_log"][-2000:]
     again = workflow["again"]
     assert again["executions"] == 2
+    assert "reusing the staged set in s3://workflow-e2e/" in workflow["again_log"]
+    assert "nothing downloaded or uploaded" in workflow["again_log"]
+    assert "download CIFAR-100" not in workflow["again_log"]
     assert "reusing training job" in workflow["again_log"]
     assert "reusing endpoint" in workflow["again_log"]
     assert again["phases_s"]["train"] < first["phases_s"]["train"]

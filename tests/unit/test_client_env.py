@@ -15,7 +15,7 @@ from harness.client_env import render, sdk_config, write_sdk_config
 from harness.config import load_settings
 from harness.embedded.process import free_port
 
-TRICKY = {"PLAIN": "http://127.0.0.1:4566", "QUOTED": "it's \"a\" $HOME \\ `x`", "SPACES": "a b  c"}
+TRICKY = {"PLAIN": "http://127.0.0.1:4566", "QUOTED": 'it\'s "a" $HOME \\ `x`', "SPACES": "a b  c"}
 
 
 def test_sh_output_round_trips_through_a_real_shell() -> None:

@@ -103,3 +103,50 @@ def test_bad_archive_writes_nothing_anywhere(tmp_path: Path, monkeypatch) -> Non
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="keep")["Contents"]]
     assert keys == ["train.lst"]
     assert s3.get_object(Bucket="keep", Key="train.lst")["Body"].read() == b"previous"
+
+
+def test_restage_without_dataset_reuses_a_complete_set_and_downloads_nothing(
+    small_tarball: Path, tmp_path: Path, aws, monkeypatch
+) -> None:
+    settings = Settings(target="aws", bucket="reuse-bucket", cache_dir=tmp_path / "cache")
+    first = stage_dataset(settings, str(small_tarball))
+    assert first.written and not first.reused
+
+    def offline(*_a, **_k):
+        raise AssertionError("a complete staged set must not be downloaded again")
+
+    monkeypatch.setattr("harness.cifar.resolve_source", offline)
+    again = stage_dataset(settings, None)
+    assert again.reused and again.written == []
+    assert again.total == first.total and again.counts == first.counts
+    assert "reusing the staged set in s3://reuse-bucket/" in again.reuse_note()
+
+
+@pytest.mark.parametrize("damage", ["missing image", "missing manifest", "bad manifest line"])
+def test_an_incomplete_staged_set_is_staged_again(
+    damage: str, small_tarball: Path, tmp_path: Path, aws, monkeypatch
+) -> None:
+    import boto3
+
+    settings = Settings(target="aws", bucket="damaged", cache_dir=tmp_path / "cache")
+    stage_dataset(settings, str(small_tarball))
+    s3 = boto3.client("s3", region_name="us-east-1")
+    if damage == "missing image":
+        key = next(o["Key"] for o in s3.list_objects_v2(Bucket="damaged", Prefix="test/")["Contents"])
+        s3.delete_object(Bucket="damaged", Key=key)
+    elif damage == "missing manifest":
+        s3.delete_object(Bucket="damaged", Key="train.lst")
+    else:
+        s3.put_object(Bucket="damaged", Key="test.lst", Body=b"0\t7\ttest/x.png\n")
+    asked: list[str | None] = []
+    real = __import__("harness.cifar", fromlist=["resolve_source"]).resolve_source
+
+    def record(source, *args, **kwargs):
+        asked.append(source)
+        return real(str(small_tarball), *args, **kwargs)
+
+    monkeypatch.setattr("harness.cifar.resolve_source", record)
+    repaired = stage_dataset(settings, None)
+    assert asked == [None], "an incomplete set must be staged from the dataset again"
+    assert not repaired.reused and repaired.written
+    assert stage_dataset(settings, None).reused  # and now it is complete

@@ -122,13 +122,8 @@ class Target:
         """What a user's shell, notebook or IDE needs to reach this target: ``harness env`` prints it.
 
         One endpoint locally: LocalStack's main port serves SageMaker too (the plugin's providers forward to
-        the emulator), so ``AWS_ENDPOINT_URL`` alone reaches every service. On AWS only the region and
-        profile: credentials stay in the user's own chain.
+        the emulator), so ``AWS_ENDPOINT_URL`` alone reaches every service.
         """
-        if not self.is_local:
-            return {"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region} | (
-                {"AWS_PROFILE": self.profile} if self.profile else {}
-            )
         assert self.localstack_url
         return {
             "AWS_ENDPOINT_URL": self.localstack_url,
@@ -269,6 +264,11 @@ class AwsTarget(Target):
 
     def function_env(self) -> dict[str, str]:
         return {}
+
+    def client_env(self) -> dict[str, str]:
+        """Only the region (and profile): credentials stay in the user's own chain."""
+        profile = {"AWS_PROFILE": self.profile} if self.profile else {}
+        return {"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region, **profile}
 
     def bring_up(self, settings: Settings, console: Console | None = None) -> None:
         self.session()  # nothing to start; fail early, with the reason, when there are no credentials

@@ -75,8 +75,6 @@ def _phase(result: RunResult, name: str, log: Callable[[str], None]) -> Iterator
         result.phases_s[name] = round(time.perf_counter() - start, 3)
 
 
-
-
 def _manifests_etag(s3: Any, settings: Settings) -> str:
     return ",".join(
         s3.head_object(Bucket=settings.bucket, Key=settings.data_key(name))["ETag"]

@@ -413,5 +413,6 @@ def describe_capture(config: EndpointConfig) -> dict[str, Any] | None:
         "CaptureStatus": "Started" if enabled else "Stopped",
         "CurrentSamplingPercentage": raw["InitialSamplingPercentage"],
         "DestinationS3Uri": raw["DestinationS3Uri"],
-        "KmsKeyId": raw.get("KmsKeyId"),
+        # Required in botocore's DataCaptureConfigSummary: "" when no key was given (docs/parity.md).
+        "KmsKeyId": raw.get("KmsKeyId", ""),
     }

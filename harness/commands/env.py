@@ -35,9 +35,8 @@ def env(
         ensure_bucket(target.client("s3"), settings.bucket, settings.region)
         role = sagemaker_role(settings, target)
     except EndpointConnectionError as exc:
-        hint = "start it with `harness up`" if settings.target == "local" else "start it first"
         raise HarnessError(
-            f"cannot reach {exc.kwargs.get('endpoint_url')}: the {settings.target} target is not up ({hint})"
+            f"cannot reach {exc.kwargs.get('endpoint_url')} ({target.unreachable_hint})"
         ) from exc
     except (ClientError, BotoCoreError) as exc:
         raise HarnessError(f"cannot prepare the bucket and execution role: {exc}") from exc

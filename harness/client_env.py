@@ -7,6 +7,7 @@
 * an execution role that exists (the configured one, else the harness's least-privilege SageMaker role,
   created or updated) and the bucket (created when missing), as ``SAGEMAKER_ROLE_ARN`` and
   ``SAGEMAKER_DEFAULT_BUCKET``;
+* ``SAGEMAKER_VALIDATE_ROLE=false`` (SDK v3's client-side role check; see :func:`environment`);
 * a SageMaker Python SDK config file (``SAGEMAKER_USER_CONFIG_OVERRIDE``, the SDK's own schema, read by
   v2 and v3 alike) that opts out of telemetry (which calls an AWS-hosted bucket) and sets the default
   bucket and the role of training jobs, models and processing jobs, so ``Session().default_bucket()``
@@ -70,6 +71,11 @@ def environment(settings: Settings, target: Target, role_arn: str) -> dict[str, 
         "SAGEMAKER_ROLE_ARN": role_arn,
         "SAGEMAKER_DEFAULT_BUCKET": settings.bucket,
         "SAGEMAKER_USER_CONFIG_OVERRIDE": str(write_sdk_config(settings, role_arn)),
+        # SDK v3 checks the role client-side with iam:SimulatePrincipalPolicy against its own list of
+        # actions (VPC network interfaces among them, which this least-privilege role does not grant), so
+        # on AWS it would refuse the role before SageMaker ever sees it, and LocalStack's simulator fails
+        # on that call. Off on every target, so both behave alike; SageMaker itself still uses the role.
+        "SAGEMAKER_VALIDATE_ROLE": "false",
     }
 
 

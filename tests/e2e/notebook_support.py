@@ -67,7 +67,9 @@ def replay(
         text=True,
         timeout=timeout,
     )
-    lines = result.stdout.strip().splitlines()
+    # The SDK's own output shares stdout (v3's progress panel ends without a newline): take the last two
+    # JSON objects, wherever their line starts.
+    lines = [line[line.index('{"') :] for line in result.stdout.splitlines() if '{"' in line]
     assert result.returncode == 0 and len(lines) >= 2, (
         f"{script} failed (exit {result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
     )

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import uuid
 import zipfile
+from importlib import metadata
 
 import boto3
 import pytest
@@ -29,9 +30,10 @@ from tests.e2e.notebook_support import harness, harness_env, replay, user_env
 pytestmark = pytest.mark.e2e
 
 sagemaker = pytest.importorskip("sagemaker", reason="the SageMaker Python SDK is a dev dependency")
-if int(sagemaker.__version__.split(".")[0]) != 2:
+if int(metadata.version("sagemaker").split(".")[0]) != 2:
     pytest.skip(
-        f"SDK v2 replay; this environment has sagemaker {sagemaker.__version__}", allow_module_level=True
+        f"SDK v2 replay; this environment has sagemaker {metadata.version('sagemaker')}",
+        allow_module_level=True,
     )
 
 

@@ -15,7 +15,9 @@ import json
 import math
 import os
 import select
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -83,6 +85,7 @@ class ExecutionProcess:
         self._output = _Output()
         self._init_ms: float | None = None
         self._stopped = False
+        self._fallback_tmp: Path | None = None  # TMPDIR when no mount namespace is possible
 
     # Lifecycle
     def start(self) -> None:
@@ -94,6 +97,8 @@ class ExecutionProcess:
         with self._lock:
             self._stopped = True
             self._kill()
+            if self._fallback_tmp is not None:
+                shutil.rmtree(self._fallback_tmp, ignore_errors=True)
 
     @property
     def pid(self) -> int | None:
@@ -151,9 +156,11 @@ class ExecutionProcess:
         return Outcome(payload=result.payload, is_error=result.is_error, logs=logs)
 
     def _over_memory(self) -> bool:
-        if self._proc is None:
+        """Peak memory over ``MemorySize``; only for a local process (a container has its own limit)."""
+        pid = getattr(self._proc, "pid", None)
+        if not isinstance(pid, int):
             return False
-        peak = sandbox.peak_rss_mb(self._proc.pid)
+        peak = sandbox.peak_rss_mb(pid)
         return peak is not None and peak > self.spec.memory_mb
 
     def _out_of_memory(
@@ -215,9 +222,12 @@ class ExecutionProcess:
             }
         )
         cmd = [spec.python, "-m", "awslambdaric", spec.handler]
-        if spec.tmp_dir is not None:
-            spec.tmp_dir.mkdir(parents=True, exist_ok=True)
-            env["TMPDIR"] = str(spec.tmp_dir)
+        tmp_dir = spec.tmp_dir
+        if tmp_dir is None and not sandbox.namespaces_available():
+            tmp_dir = self._fallback_tmp = self._fallback_tmp or Path(tempfile.mkdtemp(prefix="lambda-tmp-"))
+        if tmp_dir is not None:
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            env["TMPDIR"] = str(tmp_dir)
         else:
             roots = [spec.task_root, *(p for p in spec.extra_paths if p.is_dir())]
             cmd, extra = sandbox.sandboxed_command(
@@ -256,7 +266,8 @@ class ExecutionProcess:
         self._api = None
 
     def _max_memory(self) -> int | None:
-        peak = sandbox.peak_rss_mb(self._proc.pid) if self._proc is not None else None
+        pid = getattr(self._proc, "pid", None)
+        peak = sandbox.peak_rss_mb(pid) if isinstance(pid, int) else None
         return None if peak is None else min(math.ceil(peak), self.spec.memory_mb)
 
 

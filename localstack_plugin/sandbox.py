@@ -21,10 +21,9 @@ read-only task root, and is killed when it uses more than ``MemorySize`` MB. Her
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,28 +37,33 @@ MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 0x40000
 
-_libc: ctypes.CDLL | None = None
+_available: bool | None = None
+
+# Enters a mount namespace and mounts a tmpfs on /tmp there (invisible to everyone else), then exits:
+# root alone is not enough (a container without CAP_SYS_ADMIN refuses unshare or mount).
+_PROBE = """
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+ok = libc.unshare(0x20000) == 0 and libc.mount(b"none", b"/", None, 0x44000, None) == 0
+ok = ok and libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 0x6, b"size=1m") == 0
+sys.exit(0 if ok else 1)
+"""
 
 
 def namespaces_available() -> bool:
-    """Whether a private /tmp can be mounted here: Linux, root, and ``unshare`` allowed."""
-    if (
-        not sys.platform.startswith("linux")
-        or os.geteuid() != 0
-        or os.environ.get("LAMBDA_TMP_ISOLATION") == "dir"
-    ):
+    """Whether a private /tmp can be mounted here: Linux, root, and unshare + mount allowed (probed once)."""
+    global _available
+    if os.environ.get("LAMBDA_TMP_ISOLATION") == "dir":
         return False
-    return _load_libc() is not None
-
-
-def _load_libc() -> ctypes.CDLL | None:
-    global _libc
-    if _libc is None:
-        try:
-            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        except OSError:
-            return None
-    return _libc
+    if _available is None:
+        _available = False
+        if sys.platform.startswith("linux") and os.geteuid() == 0:
+            try:
+                probe = subprocess.run([sys.executable, "-I", "-c", _PROBE], capture_output=True, timeout=30)
+                _available = probe.returncode == 0
+            except (OSError, subprocess.TimeoutExpired):
+                _available = False
+    return _available
 
 
 SANDBOX_ENV = "_LOCAL_LAMBDA_SANDBOX"
@@ -118,6 +122,8 @@ def sandboxed_command(
 
 def peak_rss_mb(pid: int) -> float | None:
     """The process's peak resident set (``VmHWM``) in MB, ``None`` when it cannot be read."""
+    if not isinstance(pid, int) or pid <= 0:
+        return None  # psutil.Process(None) would be this very process
     try:
         with open(f"/proc/{pid}/status", "rb") as status:
             for line in status:

@@ -208,3 +208,42 @@ def test_fallback_warning_is_in_every_invocation_log(tmp_path: Path) -> None:
     finally:
         process.stop()
     assert all("WARNING runtime python3.13 is running on Python 3.11.2" in text for text in logs)
+
+
+def test_layers_are_importable_after_the_code_and_the_task_root_is_read_only(tmp_path: Path) -> None:
+    code, layer = tmp_path / "code", tmp_path / "layer" / "python"
+    code.mkdir()
+    layer.mkdir(parents=True)
+    (layer / "scones_layer.py").write_text("FLAVOUR = 'from the layer'\n")
+    (layer / "shadowed.py").write_text("WHERE = 'layer'\n")
+    (code / "shadowed.py").write_text("WHERE = 'code'\n")
+    (code / "app.py").write_text(
+        "import os, scones_layer, shadowed\n"
+        "def handler(event, context):\n"
+        "    try:\n"
+        "        open('written-by-handler', 'w').close()\n"
+        "        writable = True\n"
+        "    except OSError:\n"
+        "        writable = False\n"
+        "    return {'layer': scones_layer.FLAVOUR, 'shadowed': shadowed.WHERE, 'cwd': os.getcwd(),\n"
+        "            'writable': writable}\n"
+    )
+    spec = FunctionSpec(
+        python=sys.executable,
+        handler="app.handler",
+        task_root=code,
+        env={},
+        timeout_s=10,
+        extra_paths=[layer],
+        tmp_dir=None if sandbox.namespaces_available() else tmp_path / "tmp",
+    )
+    process = ExecutionProcess(spec)
+    process.start()
+    try:
+        body = _invoke(process, "ok")[0]
+    finally:
+        process.stop()
+    assert body["layer"] == "from the layer" and body["shadowed"] == "code"
+    assert body["cwd"] == str(code)
+    if sandbox.namespaces_available():
+        assert body["writable"] is False and not (code / "written-by-handler").exists()

@@ -14,8 +14,10 @@ import textwrap
 
 import pytest
 
-from harness.config import load_settings
+from harness.config import Settings
 from harness.embedded import localstack
+
+pytestmark = pytest.mark.e2e  # the session fixture builds LocalStack's venv, so this never skips in CI
 
 CONTRACT = textwrap.dedent(
     """
@@ -57,9 +59,7 @@ CONTRACT = textwrap.dedent(
 )
 
 
-def test_iam_enforcement_patch_still_fits_localstack() -> None:
-    python = localstack.venv_python(localstack.venv_dir(load_settings()))
-    if not python.exists():
-        pytest.skip(f"LocalStack's venv is not built yet ({python}): the first `harness up` builds it")
+def test_iam_enforcement_patch_still_fits_localstack(embedded_cloud: Settings) -> None:
+    python = localstack.venv_python(localstack.venv_dir(embedded_cloud))
     result = subprocess.run([str(python), "-c", CONTRACT], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]

@@ -9,20 +9,24 @@ are one expression each.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from botocore.exceptions import ClientError
 
 from harness.cifar import CLASS_NAMES
 
 Steps = Callable[[int, int], None]
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+STOP_GRACE_S = 5.0  # how long an interrupted run waits for its running executions to be stopped
 
 
 def list_test_images(s3: Any, bucket: str, data_prefix: str) -> list[str]:
@@ -56,10 +60,31 @@ class ExecutionResult:
     latency_ms: float
 
 
-def run_one(sfn: Any, state_machine_arn: str, bucket: str, key: str, poll_s: float = 0.05) -> ExecutionResult:
-    """Start one execution for ``s3://bucket/key`` and wait for it to end."""
+DEADLINE_ERROR = "ExecutionDeadlineExceeded"
+STOPPED_ERROR = "RunInterrupted"
+DEFAULT_DEADLINE_S = 300.0
+
+
+def run_one(
+    sfn: Any,
+    state_machine_arn: str,
+    bucket: str,
+    key: str,
+    poll_s: float = 0.05,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+    stop: threading.Event | None = None,
+) -> ExecutionResult:
+    """Start one execution for ``s3://bucket/key`` and wait for it to end, at most ``deadline_s``.
+
+    An execution still running at its deadline, or when ``stop`` is set (a signal ended the run), is
+    stopped with StopExecution so nothing keeps running (and billing state transitions) after the run.
+    """
+    stop = stop or threading.Event()
+    if stop.is_set():
+        return ExecutionResult(key, "NOT_STARTED", STOPPED_ERROR, "the run was interrupted", None, 0.0)
     payload = {"image_data": "", "s3_bucket": bucket, "s3_key": key}
     name = f"{key.rsplit('/', 1)[-1].replace('.', '-')[:40]}-{uuid.uuid4().hex[:12]}"
+    started = time.monotonic()
     arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))[
         "executionArn"
     ]
@@ -67,7 +92,16 @@ def run_one(sfn: Any, state_machine_arn: str, bucket: str, key: str, poll_s: flo
         desc = sfn.describe_execution(executionArn=arn)
         if desc["status"] in TERMINAL:
             break
-        time.sleep(poll_s)
+        waited = time.monotonic() - started
+        if waited >= deadline_s or stop.is_set():
+            error, cause = (
+                (STOPPED_ERROR, "the run was interrupted; stopped the execution")
+                if stop.is_set()
+                else (DEADLINE_ERROR, f"the execution did not end within {deadline_s:g} s; stopped it")
+            )
+            _stop_execution(sfn, arn, error, cause)
+            return ExecutionResult(key, "ABORTED", error, f"{cause} ({arn})", None, waited * 1000)
+        stop.wait(min(poll_s, max(0.0, deadline_s - waited)))
         poll_s = min(poll_s * 1.5, 1.0)
     latency = (desc["stopDate"] - desc["startDate"]).total_seconds() * 1000
     inferences = None
@@ -77,6 +111,12 @@ def run_one(sfn: Any, state_machine_arn: str, bucket: str, key: str, poll_s: flo
     return ExecutionResult(key, desc["status"], desc.get("error"), desc.get("cause"), inferences, latency)
 
 
+def _stop_execution(sfn: Any, arn: str, error: str, cause: str) -> None:
+    """StopExecution; an execution that ended meanwhile is fine (AWS answers it is not running)."""
+    with contextlib.suppress(ClientError):
+        sfn.stop_execution(executionArn=arn, error=error, cause=cause)
+
+
 def run_executions(
     sfn: Any,
     state_machine_arn: str,
@@ -84,14 +124,35 @@ def run_executions(
     keys: list[str],
     concurrency: int = 8,
     progress: Steps | None = None,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+    stop: threading.Event | None = None,
 ) -> list[ExecutionResult]:
+    """Run one execution per key, ``concurrency`` at a time, each bounded by ``deadline_s``.
+
+    Not ``with ThreadPoolExecutor``: leaving that block waits for every queued execution, which is what
+    made Ctrl-C wait for the whole batch. When the main thread is interrupted (``RunInterrupted``,
+    KeyboardInterrupt) the queue is cancelled, the running ones are stopped, and the exception goes on.
+    """
+    stop = stop or threading.Event()
     results: list[ExecutionResult] = []
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        futures = [pool.submit(run_one, sfn, state_machine_arn, bucket, key) for key in keys]
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    futures: list[Future[ExecutionResult]] = []
+    try:
+        for key in keys:
+            futures.append(
+                pool.submit(run_one, sfn, state_machine_arn, bucket, key, deadline_s=deadline_s, stop=stop)
+            )
         for future in futures:
             results.append(future.result())
             if progress:
                 progress(len(results), len(keys))
+    except BaseException:
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        # The running ones see ``stop`` within one poll and send StopExecution; give them a moment.
+        wait(futures, timeout=STOP_GRACE_S)
+        raise
+    pool.shutdown(wait=True)
     return results
 
 

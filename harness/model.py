@@ -12,6 +12,7 @@ different model.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 
 from harness.aws_errors import is_not_found
 from harness.config import Settings
@@ -240,6 +241,46 @@ class EpochLog:
         return self.epochs
 
 
+# How long past the job's own MaxRuntimeInSeconds the harness waits (start-up, download, upload).
+TRAINING_WAIT_MARGIN_S = 900.0
+_NOT_FOUND = ("404", "NoSuchKey", "NotFound", "NoSuchBucket")
+
+
+def artifact_exists(s3: Any, url: str) -> bool:
+    """Whether ``s3://bucket/key`` exists (HeadObject); a reused job or model is checked before it is
+    trusted, because its artifact may be gone (an embedded cloud restarted, a bucket cleaned up)."""
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return True
+    except ClientError as exc:
+        if str(exc.response.get("Error", {}).get("Code")) in _NOT_FOUND:
+            return False
+        raise
+
+
+def _reusable_job(sm: Any, s3: Any | None, name: str, log: Log) -> dict[str, Any] | None:
+    """The newest Completed job named ``name`` or ``name-<suffix>`` whose model artifact still exists."""
+    candidates = [_describe_job(sm, name)]
+    pages = sm.get_paginator("list_training_jobs").paginate(
+        NameContains=name, StatusEquals="Completed", SortBy="CreationTime", SortOrder="Descending"
+    )
+    candidates += [
+        _describe_job(sm, j["TrainingJobName"])
+        for page in pages
+        for j in page.get("TrainingJobSummaries", [])
+        if j["TrainingJobName"].startswith(f"{name}-")
+    ]
+    for job in candidates:
+        if not job or job["TrainingJobStatus"] != "Completed":
+            continue
+        url = job["ModelArtifacts"]["S3ModelArtifacts"]
+        if s3 is None or artifact_exists(s3, url):
+            return job
+        log(f"training job {job['TrainingJobName']} is Completed but its model {url} is gone; not reusing it")
+    return None
+
+
 def train(
     sm: Any,
     logs: Any,
@@ -247,21 +288,37 @@ def train(
     log: Log = lambda _m: None,
     epochs_progress: Steps | None = None,
     poll_s: float = 1.0,
+    s3: Any | None = None,
+    on_started: Callable[[str], None] = lambda _name: None,
+    deadline_s: float | None = None,
 ) -> TrainedModel:
-    """Run the job (or reuse a Completed one of the same name) and wait for it, showing epochs."""
+    """Run the job (or reuse a Completed one of the same name whose model is still in S3) and wait.
+
+    ``on_started`` gets the name of a job this call created (the caller stops it if the run ends
+    early). The wait ends at ``deadline_s`` (default: the job's MaxRuntimeInSeconds plus
+    :data:`TRAINING_WAIT_MARGIN_S`) with the job stopped and a :class:`TrainingFailed` saying so.
+    """
     name = request["TrainingJobName"]
     total_epochs = int(request["HyperParameters"].get("epochs", "0") or 0)
+    reusable = _reusable_job(sm, s3, name, log)
+    if reusable:
+        log(f"reusing training job {reusable['TrainingJobName']} (same image, hyperparameters and data)")
+        return TrainedModel(
+            reusable["TrainingJobName"], reusable["ModelArtifacts"]["S3ModelArtifacts"], reused=True
+        )
     job = _describe_job(sm, name)
-    if job and job["TrainingJobStatus"] == "Completed":
-        log(f"reusing training job {name} (same image, hyperparameters and data)")
-        return TrainedModel(name, job["ModelArtifacts"]["S3ModelArtifacts"], reused=True)
-    if job and job["TrainingJobStatus"] in ("Failed", "Stopped"):
+    if job and job["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
         name = f"{name}-{int(time.time())}"
         request = {**request, "TrainingJobName": name}
     if not job or job["TrainingJobName"] != name:
         # A role created moments ago (first run on a fresh account) may not be assumable yet.
         retry_role_propagation(lambda: sm.create_training_job(**request))
+        on_started(name)
         log(f"started training job {name}")
+    if deadline_s is None:
+        max_runtime = request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400)
+        deadline_s = float(max_runtime) + TRAINING_WAIT_MARGIN_S
+    waiting_since = time.monotonic()
     last_status = ""
     epoch_log = EpochLog(logs, name)
     while True:
@@ -274,6 +331,12 @@ def train(
             epochs_progress(len(epoch_log.poll()), total_epochs)
         if job["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
             break
+        if time.monotonic() - waiting_since >= deadline_s:
+            stop_training_job(sm, name)
+            raise TrainingFailed(
+                f"training job {name} did not end within {deadline_s:g} s of waiting "
+                f"(last status {status}); stopped it (StopTrainingJob)"
+            )
         time.sleep(poll_s)
     if job["TrainingJobStatus"] != "Completed":
         raise TrainingFailed(
@@ -285,6 +348,20 @@ def train(
     )
 
 
+def stop_training_job(sm: Any, name: str) -> bool:
+    """StopTrainingJob when the job is still InProgress; ``False`` when it had already ended."""
+    job = _describe_job(sm, name)
+    if not job or job["TrainingJobStatus"] != "InProgress":
+        return False
+    try:
+        sm.stop_training_job(TrainingJobName=name)
+    except ClientError as exc:  # it ended between the two calls
+        if exc.response.get("Error", {}).get("Code") != "ValidationException":
+            raise
+        return False
+    return True
+
+
 def _exists(call: Callable[[], Any]) -> dict[str, Any] | None:
     try:
         return call()
@@ -294,26 +371,55 @@ def _exists(call: Callable[[], Any]) -> dict[str, Any] | None:
         raise
 
 
+ENDPOINT_WAIT = {"Delay": 1, "MaxAttempts": 600}  # InService within 10 minutes, or a clear error
+
+
 def deploy_endpoint(
-    sm: Any, settings: Settings, trained: TrainedModel, role_arn: str, log: Log = lambda _m: None
+    sm: Any,
+    settings: Settings,
+    trained: TrainedModel,
+    role_arn: str,
+    log: Log = lambda _m: None,
+    s3: Any | None = None,
 ) -> str:
-    """Model + EndpointConfig named after the job, then create or update the endpoint; wait for InService."""
+    """Model + EndpointConfig named after the job, then create or update the endpoint; wait for InService.
+
+    With ``s3``, a model that already exists is checked before it is reused: its data must be in S3,
+    or an endpoint (re)started on it would only fail minutes later with "Failed to download model data".
+    """
     model_name = f"{trained.job_name}-model"[:63]
     config_name = f"{trained.job_name}-config"[:63]
-    if not _exists(lambda: sm.describe_model(ModelName=model_name)):
+    existing = _exists(lambda: sm.describe_model(ModelName=model_name))
+    if existing is None:
         sm.create_model(**model_request(model_name, image_uri(settings), trained.model_data_url, role_arn))
         log(f"created model {model_name}")
+    elif s3 is not None:
+        url = existing.get("PrimaryContainer", {}).get("ModelDataUrl", trained.model_data_url)
+        if not artifact_exists(s3, url):
+            raise EndpointFailed(
+                f"model {model_name} serves {url}, which does not exist; "
+                f"delete model {model_name} so that the next run creates it again"
+            )
     if not _exists(lambda: sm.describe_endpoint_config(EndpointConfigName=config_name)):
         sm.create_endpoint_config(**endpoint_config_request(settings, config_name, model_name))
         log(f"created endpoint config {config_name}")
     endpoint = settings.endpoint_name
     current = _exists(lambda: sm.describe_endpoint(EndpointName=endpoint))
+    if current is not None and current["EndpointStatus"] in ("Creating", "Updating", "SystemUpdating"):
+        # UpdateEndpoint now would be refused ("Cannot update in-progress endpoint"): let it settle first.
+        log(f"endpoint {endpoint} is {current['EndpointStatus']}; waiting for it to settle")
+        with contextlib.suppress(WaiterError):  # Failed is handled below
+            sm.get_waiter("endpoint_in_service").wait(EndpointName=endpoint, WaiterConfig=ENDPOINT_WAIT)
+        current = _exists(lambda: sm.describe_endpoint(EndpointName=endpoint))
+    elif current is not None and current["EndpointStatus"] == "Deleting":
+        sm.get_waiter("endpoint_deleted").wait(EndpointName=endpoint, WaiterConfig=ENDPOINT_WAIT)
+        current = None
     if current is None:
         sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config_name)
         log(f"creating endpoint {endpoint}")
     elif current["EndpointStatus"] == "Failed":
         sm.delete_endpoint(EndpointName=endpoint)
-        sm.get_waiter("endpoint_deleted").wait(EndpointName=endpoint)
+        sm.get_waiter("endpoint_deleted").wait(EndpointName=endpoint, WaiterConfig=ENDPOINT_WAIT)
         sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config_name)
         log(f"re-creating failed endpoint {endpoint}")
     elif current["EndpointConfigName"] != config_name:
@@ -322,12 +428,12 @@ def deploy_endpoint(
     else:
         log(f"reusing endpoint {endpoint}")
     try:
-        sm.get_waiter("endpoint_in_service").wait(
-            EndpointName=endpoint, WaiterConfig={"Delay": 1, "MaxAttempts": 600}
-        )
-    except Exception as exc:  # the waiter raises WaiterError on Failed; say why
+        sm.get_waiter("endpoint_in_service").wait(EndpointName=endpoint, WaiterConfig=ENDPOINT_WAIT)
+    except WaiterError as exc:  # Failed, or still not InService at the deadline: say which
         reason = _exists(lambda: sm.describe_endpoint(EndpointName=endpoint)) or {}
-        raise EndpointFailed(
-            f"endpoint {endpoint} did not come InService: {reason.get('FailureReason', exc)}"
-        ) from exc
+        limit = ENDPOINT_WAIT["Delay"] * ENDPOINT_WAIT["MaxAttempts"]
+        why = reason.get("FailureReason") or (
+            f"still {reason.get('EndpointStatus', 'unknown')} after {limit} s of waiting"
+        )
+        raise EndpointFailed(f"endpoint {endpoint} did not come InService: {why}") from exc
     return endpoint

@@ -8,6 +8,7 @@ Nothing here branches on the target: the target object brings itself up
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,12 +20,16 @@ from harness import deploy as deploy_mod
 from harness import executions, model, teardown
 from harness.account import sagemaker_role
 from harness.config import Settings
+from harness.executions import DEFAULT_DEADLINE_S
+from harness.interrupts import LockTimeout, RunLock, signals_end_the_run
 from harness.progress import Bars
 from harness.staging import stage_dataset
 from harness.targets import Target, target_for
 
 # How training and deployment run: the harness calls SageMaker (python), or the pipeline state machine does.
 PIPELINES = ("python", "stepfunctions")
+RUN_LOCK = "run.lock"
+Log = Callable[[str], None]
 
 
 class WorkflowError(RuntimeError):
@@ -40,6 +45,8 @@ class RunOptions:
     keep_endpoint: bool | None = None  # None: keep it on local targets, delete it at the end on aws
     billable_ok: bool = False  # aws: the caller confirmed (--yes or a prompt) that the run may cost money
     pipeline: str = "python"  # one of PIPELINES
+    execution_timeout_s: float = DEFAULT_DEADLINE_S  # each execution, then StopExecution
+    lock_timeout_s: float = 1800.0  # how long to wait for another run on the same home
 
     def __post_init__(self) -> None:
         if self.pipeline not in PIPELINES:
@@ -51,6 +58,7 @@ class RunResult:
     phases_s: dict[str, float] = field(default_factory=dict)
     training_job: str = ""
     training_reused: bool = False
+    training_started: str = ""  # a job this run created (stopped if the run ends while it trains)
     endpoint: str = ""
     state_machine_arn: str = ""
     summary: dict[str, Any] = field(default_factory=dict)
@@ -91,7 +99,10 @@ def run(
     """Run every phase; raises :class:`WorkflowError` naming the phase that failed.
 
     On aws nothing billable is created unless ``options.billable_ok``, and unless the endpoint is to be
-    kept it is deleted at the end, also when a later phase failed.
+    kept it is deleted at the end, also when a later phase failed or a signal (SIGINT, SIGTERM, SIGHUP)
+    ended the run: then :class:`~harness.interrupts.RunInterrupted` propagates after the teardown, no
+    new execution starts, running ones are stopped, and a training job this run started is stopped.
+    One run at a time per harness home (``<home>/run.lock``).
     """
     target = target_for(settings)
     if target.bills and not options.billable_ok:
@@ -101,15 +112,36 @@ def run(
         )
     keep = target.keeps_endpoint if options.keep_endpoint is None else options.keep_endpoint
     result = RunResult()
-    try:
-        _run_phases(settings, options, target, result, bars, log)
-    finally:
-        if not keep and ("endpoint" in result.phases_s or "pipeline" in result.phases_s):
-            with _phase(result, "teardown", log):
-                sm = target.client("sagemaker")
-                if teardown.delete_endpoint(sm, settings.endpoint_name):
-                    log(f"deleted endpoint {settings.endpoint_name}")
+    stop = threading.Event()
+    lock = RunLock(settings.home.expanduser().resolve() / RUN_LOCK)
+    with signals_end_the_run(stop, log) as shield:
+        try:
+            try:
+                lock.acquire(options.lock_timeout_s, stop, log)
+            except LockTimeout as exc:
+                raise WorkflowError(str(exc)) from None
+            _run_phases(settings, options, target, result, bars, log, stop)
+        finally:
+            shield()  # a second signal must not cut the teardown short
+            try:
+                _clean_up(target, settings, result, keep, log)
+            finally:
+                lock.release()
     return result
+
+
+def _clean_up(target: Target, settings: Settings, result: RunResult, keep: bool, log: Log) -> None:
+    """What the run leaves behind when it ends, normally or not: no job it started still training,
+    and no endpoint unless it is to be kept."""
+    if result.training_started and not result.training_job:  # the run ended while its job trained
+        with _phase(result, "stop training", log):
+            if model.stop_training_job(target.client("sagemaker"), result.training_started):
+                log(f"stopped training job {result.training_started}")
+    if not keep and ("endpoint" in result.phases_s or "pipeline" in result.phases_s):
+        with _phase(result, "teardown", log):
+            sm = target.client("sagemaker")
+            if teardown.delete_endpoint(sm, settings.endpoint_name):
+                log(f"deleted endpoint {settings.endpoint_name}")
 
 
 def _run_phases(
@@ -118,7 +150,8 @@ def _run_phases(
     target: Target,
     result: RunResult,
     bars: Bars | None,
-    log: Callable[[str], None],
+    log: Log,
+    stop: threading.Event,
 ) -> None:
     with _phase(result, "up", log):
         target.bring_up(settings, console=bars.console if bars else None)
@@ -159,6 +192,8 @@ def _run_phases(
             keys,
             concurrency=options.concurrency,
             progress=bars.steps("executions") if bars else None,
+            deadline_s=options.execution_timeout_s,
+            stop=stop,
         )
         labels = executions.true_labels(s3, settings.bucket, settings.data_prefix)
         result.summary = executions.summarise(runs, labels)
@@ -210,9 +245,15 @@ def _train_and_host(
         request = model.training_job_request(settings, "pending", role, num_train)
         request["TrainingJobName"] = model.job_name_for(request, _manifests_etag(s3, settings))
         trained = model.train(
-            sm, logs, request, log=log, epochs_progress=bars.steps("training epochs") if bars else None
+            sm,
+            logs,
+            request,
+            log=log,
+            epochs_progress=bars.steps("training epochs") if bars else None,
+            s3=s3,
+            on_started=lambda name: setattr(result, "training_started", name),
         )
         result.training_job, result.training_reused = trained.job_name, trained.reused
 
     with _phase(result, "endpoint", log):
-        result.endpoint = model.deploy_endpoint(sm, settings, trained, role, log=log)
+        result.endpoint = model.deploy_endpoint(sm, settings, trained, role, log=log, s3=s3)

@@ -137,8 +137,17 @@ def run_command(
             help="python (the harness calls SageMaker) | stepfunctions (statemachine/pipeline.asl.json)."
         ),
     ] = "python",
+    execution_timeout: Annotated[
+        float,
+        typer.Option(min=0.1, help="Seconds one execution may run before it is stopped (StopExecution)."),
+    ] = 300.0,
+    lock_timeout: Annotated[
+        float,
+        typer.Option(min=0, help="Seconds to wait for another `harness run` on the same --home to finish."),
+    ] = 1800.0,
 ) -> None:
     """Run the whole workflow: up, stage, train, endpoint, deploy, executions, summary, report."""
+    from harness.interrupts import RunInterrupted
     from harness.workflow import RunOptions, WorkflowError, run  # pandas & co.: only when running
 
     settings = settings_of(ctx).replace(algorithm=algorithm, training_image=training_image)
@@ -155,12 +164,21 @@ def run_command(
         keep_endpoint=keep_endpoint,
         billable_ok=billable_ok,
         pipeline=pipeline,
+        execution_timeout_s=execution_timeout,
+        lock_timeout_s=lock_timeout,
     )
     try:
         with progress_bar(console) as bars:
             result = run(settings, options, bars=bars, log=lambda m: bars.console.print(m, highlight=False))
     except WorkflowError as exc:
         raise HarnessError(str(exc)) from exc
+    except RunInterrupted as exc:  # torn down already (see harness.workflow.run); exit as the signal says
+        console.print(
+            f"[bold red]{exc}[/]: the run stopped (what it stopped or deleted is listed above)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=exc.exit_code) from None
     console.print(_summary_table(result.summary, result.phases_s))
     if result.report_path:
         console.print(f"report: {result.report_path}")

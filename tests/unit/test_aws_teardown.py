@@ -92,7 +92,7 @@ def test_run_on_aws_deletes_the_endpoint_even_when_a_later_phase_fails(
 ) -> None:
     _everything_deployed()
 
-    def failing_phases(settings, options, target, result, bars, log) -> None:
+    def failing_phases(settings, options, target, result, bars, log, stop) -> None:
         result.phases_s["endpoint"] = 1.0  # the endpoint phase ran ...
         raise WorkflowError("executions failed: boom")  # ... and a later one failed
 

@@ -155,9 +155,16 @@ class Target:
         """``harness doctor``'s checks for this target (health locally; account, quotas, cost on aws)."""
         raise NotImplementedError
 
-    def tear_down(self, settings: Settings, delete_data: bool = False, log: Log = lambda _m: None) -> None:
-        """``harness down``: stop or delete what the harness started or created here."""
+    def tear_down(
+        self, settings: Settings, delete_data: bool = False, log: Log = lambda _m: None, reset: bool = False
+    ) -> None:
+        """``harness down``: stop or delete what the harness started or created here. ``reset`` (local
+        only) also removes the embedded services' logs and temp folders."""
         raise NotImplementedError
+
+    def _no_reset(self, reset: bool) -> None:
+        if reset:
+            raise TargetError(f"--reset is for the embedded cloud (target local), not {self.name}")
 
 
 @dataclass(frozen=True)
@@ -179,10 +186,12 @@ class LocalTarget(Target):
 
         return embedded_checks(settings)
 
-    def tear_down(self, settings: Settings, delete_data: bool = False, log: Log = lambda _m: None) -> None:
+    def tear_down(
+        self, settings: Settings, delete_data: bool = False, log: Log = lambda _m: None, reset: bool = False
+    ) -> None:
         from harness.embedded import stack
 
-        for name, outcome in stack.down(settings):
+        for name, outcome in stack.down(settings, reset=reset):
             log(f"{name}: {outcome}")
 
 
@@ -223,7 +232,10 @@ class LocalStackTarget(Target):
 
         return compose_checks(settings, self)
 
-    def tear_down(self, settings: Settings, delete_data: bool = False, log: Log = lambda _m: None) -> None:
+    def tear_down(
+        self, settings: Settings, delete_data: bool = False, log: Log = lambda _m: None, reset: bool = False
+    ) -> None:
+        self._no_reset(reset)
         from harness.teardown import teardown
 
         teardown(settings, self, delete_data, log=log)
@@ -278,7 +290,10 @@ class AwsTarget(Target):
 
         return aws_checks(settings, self, create_role)
 
-    def tear_down(self, settings: Settings, delete_data: bool = False, log: Log = lambda _m: None) -> None:
+    def tear_down(
+        self, settings: Settings, delete_data: bool = False, log: Log = lambda _m: None, reset: bool = False
+    ) -> None:
+        self._no_reset(reset)
         from harness.teardown import teardown
 
         teardown(settings, self, delete_data, log=log)

@@ -56,12 +56,19 @@ def down(
             "--delete-data", help="aws/localstack: also delete the staged data, models and captures."
         ),
     ] = False,
+    reset: Annotated[
+        bool,
+        typer.Option("--reset", help="local: also remove the services' logs and temp folders from the home."),
+    ] = False,
 ) -> None:
     """local: stop the embedded cloud this harness home started (by PID: SIGTERM, bounded wait, then
-    SIGKILL). aws/localstack: delete the endpoint, endpoint configs, models, state machine and functions."""
+    SIGKILL) and drop its state: LocalStack keeps none across a restart, so the emulator's goes too.
+    aws/localstack: delete the endpoint, endpoint configs, models, state machine and functions."""
     settings = settings_of(ctx)
     try:
-        target_for(settings).tear_down(settings, delete_data, log=lambda m: console.print(m, highlight=False))
+        target_for(settings).tear_down(
+            settings, delete_data, log=lambda m: console.print(m, highlight=False), reset=reset
+        )
     except ServiceError as exc:
         raise HarnessError(str(exc)) from exc
 

@@ -46,6 +46,7 @@ EXECUTOR_NAME = "local"  # the entry-point name in localstack_plugin/pyproject.t
 # package data, so an installed (non-editable) harness can still install it into LocalStack's venv.
 PLUGIN_DIR = Path(importlib.util.find_spec("localstack_plugin").origin).parent  # type: ignore[arg-type, union-attr]
 _MARKER = ".harness-venv.json"
+S3_STORAGE_ENV = "SCONES_S3_STORAGE_DIR"  # read by localstack_plugin/patches/s3_storage.py
 # Variables of the caller that must not reach LocalStack: its own venv, and AWS settings meant for clients.
 _DROPPED_ENV_PREFIXES = ("AWS_", "PYTHON", "VIRTUAL_ENV", "LOCALSTACK_", "GATEWAY_", "LAMBDA_")
 
@@ -164,6 +165,10 @@ def launch_spec(settings: Settings, python: Path) -> LaunchSpec:
             # LocalStack deletes its temp folder on shutdown; keep it (and the unzipped code) in ours.
             "TMPDIR": str(state / "tmp"),
             "LOCALSTACK_VOLUME_DIR": str(state / "volume"),
+            # S3 spills objects over 512 KB to /tmp/localstack-s3-storage/<bucket> whatever TMPDIR says,
+            # and DeleteBucket removes that folder: two stacks on one machine would share (and delete)
+            # each other's. localstack_plugin/patches/s3_storage.py moves it here.
+            S3_STORAGE_ENV: str(state / "s3-storage"),
         }
     )
     if os.environ.get("LAMBDA_TMP_ISOLATION"):  # "dir": no mount namespace (docs/lambda-runtime.md)

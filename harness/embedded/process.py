@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +27,8 @@ import psutil
 from harness.files import write_atomic
 
 HEALTH_POLL_S = 0.05
+LOG_MAX_BYTES = 10 * 1024 * 1024  # a service's log is rotated past this size ...
+LOG_KEEP = 3  # ... keeping this many older copies (<name>.log.1 is the newest)
 
 
 class ServiceError(RuntimeError):
@@ -220,6 +223,30 @@ def port_in_use(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
+
+
+def rotate_log(path: Path, max_bytes: int = LOG_MAX_BYTES, keep: int = LOG_KEEP) -> bool:
+    """Copy ``path`` to ``path.1`` (older ones shift to ``.2`` ... ``.keep``) and empty it, when it has
+    grown past ``max_bytes``. Returns whether it rotated.
+
+    Copy-then-truncate rather than rename, because the service that writes the log may be running and
+    keeps its file open: it opened the log for appending (``spawn``), so after the truncation its next
+    line lands at the start of the emptied file instead of leaving a hole. Lines written between the
+    copy and the truncation can be lost; a log is worth less than a disk that never fills.
+    """
+    try:
+        if path.stat().st_size <= max_bytes:
+            return False
+    except OSError:
+        return False
+    for index in range(keep - 1, 0, -1):
+        older = path.with_name(f"{path.name}.{index}")
+        if older.exists():
+            os.replace(older, path.with_name(f"{path.name}.{index + 1}"))
+    shutil.copyfile(path, path.with_name(f"{path.name}.1"))
+    with open(path, "r+b") as handle:
+        handle.truncate(0)
+    return True
 
 
 def log_tail(path: Path, lines: int = 20) -> str:

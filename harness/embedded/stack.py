@@ -7,11 +7,15 @@ is an error rather than a silent second instance. State, temp files, logs and pi
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.util
+import json
 import os
+import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,16 +29,15 @@ from harness.embedded.process import (
     is_healthy,
     is_running,
     port_in_use,
+    rotate_log,
     spawn,
     stop,
     wait_healthy,
 )
+from harness.files import write_atomic
 from harness.targets import target_for
 
 SAGEMAKER_MODULE = "sagemaker_emulator"
-USER_CREDENTIAL_VARS = frozenset(
-    {"AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"}
-)
 # The harness's image map: the emulator knows no project, so the harness tells it that the built-in
 # image-classification image runs this project's training/train.py and training/serve.py.
 SAGEMAKER_IMAGE_MAP = Path(__file__).with_name("sagemaker-images.json")
@@ -76,9 +79,13 @@ def sagemaker_available() -> bool:
 def up(
     settings: Settings, console: Console | None = None, timeout: float = READY_TIMEOUT_S
 ) -> list[ServiceStatus]:
-    """Start (or reuse) every service, then wait until each answers its health check.
+    """Start (or reuse) LocalStack, wait until it is healthy, then start (or reuse) the emulator.
 
-    Both services are spawned before either is waited for, so their start-ups overlap.
+    In that order because the emulator, as it starts, restores its endpoints by downloading their
+    model data from LocalStack's S3: started together, it raced LocalStack's start and failed them.
+    The emulator's state belongs to one LocalStack process (LocalStack Community keeps nothing across
+    a restart), so when LocalStack is new the emulator's state is dropped: the cloud comes back whole
+    or empty, never half (see :func:`_keep_or_drop_emulator_state`).
     """
     console = console or Console(stderr=True)
     python = localstack.ensure_venv(settings, console)  # slow only on the first run
@@ -86,40 +93,38 @@ def up(
     prebuild = localstack.prebuild_runtime(settings, console)
     ls = localstack.launch_spec(settings, python)
     sm_url = f"http://127.0.0.1:{settings.sagemaker_port}"
-    launches = [
-        _Launch(
-            "localstack",
-            ls.url,
-            ls.health_url,
-            settings.localstack_port,
-            lambda log, pids: _spawn_localstack(ls, log, pids),
-        )
-    ]
-    if sagemaker_available():
-        launches.append(
-            _Launch(
-                "sagemaker",
-                sm_url,
-                f"{sm_url}/_emulator/health",
-                settings.sagemaker_port,
-                lambda log, pids: _spawn_sagemaker(settings, sm_url, log, pids),
-            )
-        )
+    ls_launch = _Launch(
+        "localstack",
+        ls.url,
+        ls.health_url,
+        settings.localstack_port,
+        lambda log, pids: _spawn_localstack(ls, log, pids),
+    )
+    sm_launch = _Launch(
+        "sagemaker",
+        sm_url,
+        f"{sm_url}/_emulator/health",
+        settings.sagemaker_port,
+        lambda log, pids: _spawn_sagemaker(settings, sm_url, log, pids),
+    )
     started = time.monotonic()
     begun: list[tuple[_Launch, ServiceRecord, bool]] = []
-    try:
-        for launch in launches:
-            begun.append((launch, *_start_or_reuse(settings, launch)))
-        statuses = [
-            _await(settings, launch, record, reused, started, timeout) for launch, record, reused in begun
-        ]
-        prebuild.join()
-    except ServiceError:
-        for launch, record, reused in begun:
-            if not reused:  # leave nothing half-started behind; a reused service stays as it was
-                stop(record)
-                pid_path(settings, launch.name).unlink(missing_ok=True)
-        raise
+    statuses = []
+    with _stack_lock(settings):
+        try:
+            begun.append((ls_launch, *_start_or_reuse(settings, ls_launch)))
+            statuses.append(_await(settings, *begun[-1], started, timeout))
+            if sagemaker_available():
+                _keep_or_drop_emulator_state(settings, begun[0][1])
+                begun.append((sm_launch, *_start_or_reuse(settings, sm_launch)))
+                statuses.append(_await(settings, *begun[-1], started, timeout))
+            prebuild.join()
+        except ServiceError:
+            for launch, record, reused in begun:
+                if not reused:  # leave nothing half-started behind; a reused service stays as it was
+                    stop(record)
+                    pid_path(settings, launch.name).unlink(missing_ok=True)
+            raise
     if not sagemaker_available():
         statuses.append(
             ServiceStatus(
@@ -129,18 +134,86 @@ def up(
     return statuses
 
 
-def down(settings: Settings) -> list[tuple[str, str]]:
-    """Stop every service this harness home started (SageMaker first: it talks to LocalStack)."""
+def down(settings: Settings, reset: bool = False) -> list[tuple[str, str]]:
+    """Stop every service this harness home started (SageMaker first: it talks to LocalStack).
+
+    LocalStack's state (S3 objects, functions, state machines) ends with its process, so the emulator's
+    state is dropped with it: a later ``up`` starts an empty cloud instead of an emulator that remembers
+    training jobs whose artifacts no longer exist. ``reset`` also removes the services' logs and
+    temp folders, leaving the home as if the cloud had never run here.
+    """
     results = []
-    for name in ("sagemaker", "localstack"):
-        path = pid_path(settings, name)
-        record = ServiceRecord.read(path)
-        if record is None:
-            results.append((name, "not running"))
-            continue
-        results.append((name, stop(record)))
-        path.unlink(missing_ok=True)
+    with _stack_lock(settings):
+        for name in ("sagemaker", "localstack"):
+            path = pid_path(settings, name)
+            record = ServiceRecord.read(path)
+            if record is None:
+                results.append((name, "not running"))
+                continue
+            results.append((name, stop(record)))
+            path.unlink(missing_ok=True)
+        if _drop(emulator_state_dir(settings)):
+            results.append(("sagemaker", "state dropped (LocalStack keeps none across a restart)"))
+        if reset:
+            for name in ("localstack", "sagemaker"):
+                if _drop(service_dir(settings, name)):
+                    results.append((name, f"reset: removed {service_dir(settings, name)}"))
     return results
+
+
+def emulator_state_dir(settings: Settings) -> Path:
+    return service_dir(settings, "sagemaker") / "state"
+
+
+def _generation_path(settings: Settings) -> Path:
+    # Beside the state folder, not in it: the emulator owns what is inside.
+    return service_dir(settings, "sagemaker") / "state-of-localstack.json"
+
+
+def _keep_or_drop_emulator_state(settings: Settings, localstack_record: ServiceRecord) -> None:
+    """Keep the emulator's state only if it was built against the LocalStack that runs now.
+
+    The generation is LocalStack's (pid, start time). A different one means LocalStack restarted (a
+    crash, ``kill -9``, a reboot) and its S3 is empty, so an emulator still running is stopped and its
+    state dropped; the same one means only the emulator went away, and it may restore everything.
+    """
+    generation = {"pid": localstack_record.pid, "create_time": localstack_record.create_time}
+    path = _generation_path(settings)
+    try:
+        recorded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        recorded = None
+    if recorded == generation:
+        return
+    record = ServiceRecord.read(pid_path(settings, "sagemaker"))
+    if record is not None:
+        stop(record)
+        pid_path(settings, "sagemaker").unlink(missing_ok=True)
+    _drop(emulator_state_dir(settings))
+    write_atomic(path, json.dumps(generation) + "\n")
+
+
+def _drop(folder: Path) -> bool:
+    """Remove ``folder`` (renamed first, so a half-removed tree is never mistaken for state)."""
+    if not folder.exists():
+        return False
+    doomed = folder.with_name(f".{folder.name}.dropped-{os.getpid()}")
+    os.replace(folder, doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
+    return True
+
+
+@contextlib.contextmanager
+def _stack_lock(settings: Settings) -> Iterator[None]:
+    """One ``up`` or ``down`` at a time per home: two at once would each spawn or stop the services."""
+    home = settings.home.expanduser().resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "stack.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def status(settings: Settings) -> list[ServiceStatus]:
@@ -178,6 +251,7 @@ def _start_or_reuse(settings: Settings, launch: _Launch) -> tuple[ServiceRecord,
                 f"{launch.name} of home {settings.home} already runs at {record.url}, not {launch.url}; "
                 "run 'harness down' first to change its port"
             )
+        rotate_log(Path(record.log_path))  # a long-lived service's log is rotated on each reuse
         return record, True
     if record is not None:
         stop(record)  # clears orphans of a service that died on its own
@@ -189,6 +263,7 @@ def _start_or_reuse(settings: Settings, launch: _Launch) -> tuple[ServiceRecord,
             f"(HARNESS_{launch.name.upper()}_PORT)"
         )
     log = service_dir(settings, launch.name) / f"{launch.name}.log"
+    rotate_log(log)
     return launch.start(log, path), False
 
 
@@ -201,7 +276,7 @@ def _await(
 
 
 def _spawn_localstack(spec: localstack.LaunchSpec, log: Path, pids: Path) -> ServiceRecord:
-    for sub in ("tmp", "volume"):
+    for sub in ("tmp", "volume", "s3-storage"):
         (spec.state_dir / sub).mkdir(parents=True, exist_ok=True)
     return spawn(
         "localstack",
@@ -216,11 +291,9 @@ def _spawn_localstack(spec: localstack.LaunchSpec, log: Path, pids: Path) -> Ser
 
 
 def _spawn_sagemaker(settings: Settings, url: str, log: Path, pids: Path) -> ServiceRecord:
-    state = service_dir(settings, "sagemaker") / "state"
+    state = emulator_state_dir(settings)
     state.mkdir(parents=True, exist_ok=True)
-    # The user's own session token and profile are for AWS, not for the embedded cloud's services.
-    env = {k: v for k, v in os.environ.items() if k not in USER_CREDENTIAL_VARS}
-    env.update(target_for(settings.replace(target="local")).process_env())
+    env = emulator_env(settings)
     cmd = [
         sys.executable,
         *("-m", SAGEMAKER_MODULE, "--host", "127.0.0.1", "--port", str(settings.sagemaker_port)),
@@ -237,3 +310,17 @@ def _spawn_sagemaker(settings: Settings, url: str, log: Path, pids: Path) -> Ser
         url=url,
         health_url=f"{url}/_emulator/health",
     )
+
+
+def emulator_env(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The emulator's environment: the caller's minus every AWS_* variable, plus the local target's.
+
+    The user's AWS_PROFILE, AWS_SESSION_TOKEN, AWS_CONFIG_FILE, ... are meant for real AWS; passed on,
+    a session token would be sent with the dummy keys, and a profile would override them, so the
+    emulator (and the jobs it starts) could reach the real account. Only the embedded cloud's
+    endpoints and dummy credentials remain.
+    """
+    source = os.environ if environ is None else environ
+    env = {k: v for k, v in source.items() if not k.startswith("AWS_")}
+    env.update(target_for(settings.replace(target="local")).process_env())
+    return env

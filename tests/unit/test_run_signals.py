@@ -99,9 +99,7 @@ def _wait_for_running(url: str, region: str, process: subprocess.Popen[str], cou
 def test_every_ending_signal_tears_down_and_stops_the_executions(
     moto_url: str, small_tarball: Path, tmp_path: Path
 ) -> None:
-    runs = {
-        region: _harness_run(moto_url, region, tmp_path / region, small_tarball) for region in SIGNALS
-    }
+    runs = {region: _harness_run(moto_url, region, tmp_path / region, small_tarball) for region in SIGNALS}
     try:
         for region, process in runs.items():
             _wait_for_running(moto_url, region, process, CONCURRENCY)

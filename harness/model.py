@@ -243,7 +243,6 @@ class EpochLog:
 
 # How long past the job's own MaxRuntimeInSeconds the harness waits (start-up, download, upload).
 TRAINING_WAIT_MARGIN_S = 900.0
-_NOT_FOUND = ("404", "NoSuchKey", "NotFound", "NoSuchBucket")
 
 
 def artifact_exists(s3: Any, url: str) -> bool:
@@ -254,7 +253,7 @@ def artifact_exists(s3: Any, url: str) -> bool:
         s3.head_object(Bucket=bucket, Key=key)
         return True
     except ClientError as exc:
-        if str(exc.response.get("Error", {}).get("Code")) in _NOT_FOUND:
+        if is_not_found(exc):
             return False
         raise
 

@@ -19,7 +19,7 @@ import os
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 _runtime = None
 
@@ -80,6 +80,12 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         error = exc.response.get("Error", {})
         raise EndpointInvocationFailed(
             f"endpoint {endpoint!r}: {error.get('Code', 'Error')}: {error.get('Message', exc)}"
+        ) from None
+    except BotoCoreError as exc:
+        # No answer at all (EndpointConnectionError, ReadTimeoutError, ...): under the same named error,
+        # so the state machine and its callers see one error for "the endpoint call failed".
+        raise EndpointInvocationFailed(
+            f"endpoint {endpoint!r} could not be reached: {type(exc).__name__}: {exc}"
         ) from None
     raw = response["Body"].read()
     try:

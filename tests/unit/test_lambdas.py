@@ -8,12 +8,14 @@ import io
 import json
 
 import boto3
+import botocore.config
 import numpy as np
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 from PIL import Image
 
+from harness.embedded.process import free_port
 from tests.lambda_loader import FUNCTIONS, LAMBDAS, load_function
 
 
@@ -149,6 +151,22 @@ def test_classifier_passes_the_endpoint_error_on(classifier) -> None:
         service_message="Endpoint ep of account x not found.",
     )
     with pytest.raises(Exception, match="ValidationError: Endpoint ep of account x not found") as info:
+        module.lambda_handler(_event(_png()), None)
+    assert type(info.value).__name__ == "EndpointInvocationFailed"
+
+
+def test_classifier_names_an_unreachable_endpoint_with_its_own_error(monkeypatch) -> None:
+    monkeypatch.setenv("ENDPOINT_NAME", "ep")
+    module = load_function("classifier")
+    module._runtime = boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",  # nothing listens there
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=botocore.config.Config(retries={"total_max_attempts": 1}),
+    )
+    with pytest.raises(Exception, match="could not be reached: EndpointConnectionError") as info:
         module.lambda_handler(_event(_png()), None)
     assert type(info.value).__name__ == "EndpointInvocationFailed"
 

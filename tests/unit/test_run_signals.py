@@ -24,6 +24,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from harness import ownership
 from harness.embedded.process import free_port, stop_child
 
 CONCURRENCY = 2
@@ -38,10 +39,11 @@ def moto_url() -> Iterator[str]:
     server.start()
     url = f"http://127.0.0.1:{port}"
     _reset(url)  # moto's backends are per process, shared by every server this test process starts
-    # IAM is global: runs in three regions would race to create the same roles, so they exist already.
+    # IAM is global: runs in three regions would race to create the same roles, so they exist already
+    # (tagged as the harness's own, as a first run would have left them).
     iam = _client(url, "iam", "us-east-1")
     for role in ROLES:
-        iam.create_role(RoleName=role, AssumeRolePolicyDocument="{}")
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument="{}", Tags=ownership.iam_tags())
     yield url
     _reset(url)
     server.stop()

@@ -42,6 +42,7 @@ SAGEMAKER_MODULE = "sagemaker_emulator"
 # image-classification image runs this project's training/train.py and training/serve.py.
 SAGEMAKER_IMAGE_MAP = Path(__file__).with_name("sagemaker-images.json")
 READY_TIMEOUT_S = 60.0
+STACK_LOCK_TIMEOUT_S = 900.0  # a first `up` builds LocalStack's venv (minutes) while holding the lock
 
 
 @dataclass(frozen=True)
@@ -209,7 +210,18 @@ def _stack_lock(settings: Settings) -> Iterator[None]:
     home = settings.home.expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
     with open(home / "stack.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        deadline = time.monotonic() + STACK_LOCK_TIMEOUT_S
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ServiceError(
+                        f"another 'harness up' or 'down' on {home} held {home / 'stack.lock'} for "
+                        f"{STACK_LOCK_TIMEOUT_S:.0f} s; wait for it to finish, then try again"
+                    ) from None
+                time.sleep(0.1)
         try:
             yield
         finally:

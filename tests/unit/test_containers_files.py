@@ -103,3 +103,47 @@ def test_each_harness_home_gets_its_own_stack(tmp_path: Path, monkeypatch) -> No
     assert a["COMPOSE_PROJECT_NAME"] != b["COMPOSE_PROJECT_NAME"]
     assert a["SCONES_COMPOSE_STATE"] != b["SCONES_COMPOSE_STATE"]
     assert "HARNESS_BASE_IMAGE" not in a  # official images unless offline
+
+
+class _Container:
+    def __init__(self, service: str, status: str, health: str | None = None, code: int = 0) -> None:
+        self.name = f"p_{service}_1"
+        self.labels = {"com.docker.compose.service": service}
+        state: dict = {"Status": status, "ExitCode": code}
+        if health:
+            state["Health"] = {"Status": health}
+        self.attrs = {"State": state}
+
+    def logs(self, tail: int) -> bytes:
+        return b"boom: the last line\n"
+
+
+class _Client:
+    def __init__(self, *rounds: list[_Container]) -> None:
+        self.rounds = list(rounds)
+        self.containers = self
+
+    def list(self, all: bool, filters: dict) -> list[_Container]:
+        return self.rounds.pop(0) if len(self.rounds) > 1 else self.rounds[0]
+
+
+def test_wait_healthy_waits_for_health_and_one_shot_builders(monkeypatch) -> None:
+    starting = [_Container("localstack", "running", "starting"), _Container("lambda-runtime", "exited")]
+    healthy = [_Container("localstack", "running", "healthy"), _Container("lambda-runtime", "exited")]
+    monkeypatch.setattr(engine, "client", lambda: _Client(starting, healthy))
+    monkeypatch.setattr(stack.time, "sleep", lambda _s: None)
+    assert stack.wait_healthy("p", timeout=30) == {"localstack": "healthy", "lambda-runtime": "completed"}
+
+
+@pytest.mark.parametrize(
+    "container, message",
+    [
+        (_Container("localstack", "running", "unhealthy"), "localstack is unhealthy"),
+        (_Container("training-image", "exited", code=1), "training-image exited with 1"),
+    ],
+)
+def test_wait_healthy_fails_with_the_failing_services_logs(monkeypatch, container, message) -> None:
+    monkeypatch.setattr(engine, "client", lambda: _Client([container]))
+    with pytest.raises(stack.StackError, match=message) as failure:
+        stack.wait_healthy("p", timeout=30)
+    assert "boom: the last line" in str(failure.value)

@@ -103,18 +103,19 @@ def main() -> int:
             compose_run = run(settings, options, log=_log)
             rows["compose_workflow_s"] = time.perf_counter() - start
             rows["compose_invoke_p50_ms"] = _invoke_p50(settings, args.invocations)
+            print(f"compose: {json.dumps({'rows': rows, 'phases_s': compose_run.phases_s})}", file=sys.stderr)
         finally:
             stack.down(settings, _log)
         left = stack.leftovers(stack.project_name(settings))
 
         ls_port, sm_port = free_ports(2)
-        local = settings.replace(
+        # The local target runs the same trainer and server as local processes (built-in image map).
+        local = load_settings(environ={}).replace(
             target="local",
             home=Path(home) / "local",
             localstack_port=ls_port,
             sagemaker_port=sm_port,
-            algorithm=None,
-            training_image=None,
+            epochs=args.epochs,
         )
         try:
             start = time.perf_counter()

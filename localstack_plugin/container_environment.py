@@ -9,8 +9,9 @@ serves on the stack's network. What AWS gives a function and nothing more:
 * only the function's code (copied to ``/var/task``) and its layers (copied to ``/opt``); the copies go
   through the docker API (``put_archive``), so no path of LocalStack's container has to exist on the host;
 * a read-only root filesystem, a non-root user (uid 993, as Lambda's ``sbx_user1051``), and its own
-  size-limited ``/tmp`` (tmpfs, 512 MiB: Lambda's default ephemeral storage);
-* the function's memory size as the container's memory limit (no swap).
+  ``/tmp`` (tmpfs of the function's ephemeral storage size, 512 MiB by default);
+* the function's memory size as the container's memory limit (no swap): the kernel's OOM kill is
+  reported as ``Runtime.OutOfMemory``, as Lambda reports it.
 
 Each incarnation is a new container, removed (with its anonymous volumes) when it is killed or stopped.
 """
@@ -27,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .environment import INIT_TIMEOUT_S, ExecutionProcess, FunctionSpec, _Output
+from .environment import DROPPED_ENV, INIT_TIMEOUT_S, ExecutionProcess, FunctionSpec, _Output
 from .runtime_api import RuntimeApi
 
 TASK_ROOT = "/var/task"
@@ -35,6 +36,7 @@ LAYER_ROOT = "/opt"
 SANDBOX_USER = "993:990"
 TMP_SIZE_MB = 512
 LABEL_PREFIX = "scones-lambda"
+_SETTLE_MIN_S = 0.06
 _SETTLE_IDLE_S = 0.03
 _SETTLE_MAX_S = 0.3
 
@@ -71,6 +73,7 @@ class ContainerProcess:
         self.pid: int | None = None
         self._socket = socket
         self._code: int | None = None
+        self.oom_killed = False
         self._last_output = time.monotonic()
         read_fd, self._write_fd = os.pipe()
         self.stdout = os.fdopen(read_fd, "rb", buffering=0)
@@ -92,10 +95,14 @@ class ContainerProcess:
             os.close(self._write_fd)
 
     def settle(self) -> None:
-        """Wait until the attach stream has been quiet a moment: output reaches us through dockerd, so it
-        can trail the result the runtime posted after writing it."""
-        deadline = time.monotonic() + _SETTLE_MAX_S
-        while time.monotonic() < deadline and time.monotonic() - self._last_output < _SETTLE_IDLE_S:
+        """Give output written before the result time to arrive: it reaches us through dockerd, so it can
+        trail the result the runtime posted after writing it. At least 60 ms, then until the stream has
+        been quiet for 30 ms (at most 300 ms)."""
+        start = time.monotonic()
+        time.sleep(_SETTLE_MIN_S)
+        while (
+            time.monotonic() - start < _SETTLE_MAX_S and time.monotonic() - self._last_output < _SETTLE_IDLE_S
+        ):
             time.sleep(0.01)
 
     def poll(self) -> int | None:
@@ -107,7 +114,9 @@ class ContainerProcess:
             self._code = -9
             return self._code
         if self.container.status in ("exited", "dead"):
-            self._code = int(self.container.attrs["State"]["ExitCode"])
+            state = self.container.attrs["State"]
+            self.oom_killed = bool(state.get("OOMKilled"))
+            self._code = int(state["ExitCode"])
         return self._code
 
     def kill(self) -> None:
@@ -175,10 +184,14 @@ class ExecutionContainer(ExecutionProcess):
         api = RuntimeApi(host="0.0.0.0")
         self._api = api
         port = api.address.rsplit(":", 1)[1]
-        env = dict(spec.env)
+        env = {k: v for k, v in spec.env.items() if k not in DROPPED_ENV}
         env.update(
             {
                 "AWS_LAMBDA_RUNTIME_API": f"{self._runtime_host}:{port}",
+                "LAMBDA_RUNTIME_DIR": "/var/runtime",
+                "PYTHONNOUSERSITE": "1",
+                "LANG": "en_US.UTF-8",
+                "TZ": ":UTC",
                 "LAMBDA_TASK_ROOT": TASK_ROOT,
                 "PYTHONPATH": ":".join(
                     (TASK_ROOT, f"{LAYER_ROOT}/python/lib/python3.11/site-packages", f"{LAYER_ROOT}/python")
@@ -213,7 +226,7 @@ class ExecutionContainer(ExecutionProcess):
                 user=SANDBOX_USER,
                 working_dir=TASK_ROOT,
                 read_only=True,
-                tmpfs={"/tmp": f"size={TMP_SIZE_MB}m,mode=1777"},
+                tmpfs={"/tmp": f"size={self.spec.ephemeral_mb or TMP_SIZE_MB}m,mode=1777"},
                 mounts=[Mount(path, None, type="volume", no_copy=True) for path in (TASK_ROOT, LAYER_ROOT)],
                 mem_limit=f"{self.spec.memory_mb}m",
                 memswap_limit=f"{self.spec.memory_mb}m",
@@ -238,6 +251,11 @@ class ExecutionContainer(ExecutionProcess):
         super()._kill()  # kills a live runtime only; an exited container must still be removed
         if isinstance(proc, ContainerProcess):
             proc.kill()
+
+    def _over_memory(self) -> bool:
+        """The container's memory limit is the function's: the kernel kills it, docker says OOMKilled."""
+        proc = self._proc
+        return isinstance(proc, ContainerProcess) and proc.poll() is not None and proc.oom_killed
 
     def _max_memory(self) -> int | None:
         return None  # the stats API takes about a second per call: too slow for every REPORT line

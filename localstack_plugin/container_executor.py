@@ -68,6 +68,7 @@ class ContainerRuntimeExecutor(RuntimeExecutor):
             )
         env = {k: str(v) for k, v in env_vars.items()}
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{cfg.runtime}"
+        storage = getattr(cfg, "ephemeral_storage", None)
         spec = FunctionSpec(
             python="python",
             handler=cfg.handler,
@@ -76,6 +77,7 @@ class ContainerRuntimeExecutor(RuntimeExecutor):
             timeout_s=float(cfg.timeout),
             memory_mb=int(cfg.memory_size),
             version=self.function_version.id.qualifier,
+            ephemeral_mb=int(getattr(storage, "size", 512) or 512),
         )
         stack = os.environ.get("LAMBDA_CONTAINER_LABEL", "localstack")
         self._env = ExecutionContainer(

@@ -38,10 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.config import Settings, load_settings
 from harness.embedded import stack
-from harness.embedded.process import ServiceRecord, group_members
+from harness.embedded.process import ServiceRecord, free_ports, group_members
 from harness.targets import target_for
-from tests.e2e.conftest import free_ports
-from tests.e2e.lambda_zip import ROLE_ARN, deploy
+from tests.support.lambda_zip import ROLE_ARN, deploy
 
 ECHO = """
 def handler(event, context):

@@ -28,7 +28,15 @@ EXPECTED_ERRORS = (HarnessError, SettingsError, TargetError)
 
 
 class _Group(TyperGroup):
-    """Turns expected errors from any command into one red line and exit code 1, never a traceback."""
+    """Turns expected errors from any command into one red line and exit code 1, never a traceback.
+
+    It also accepts the global settings options after the command (``harness run --epochs 5``,
+    ``harness stage --bucket X``), where new users put them: they are moved in front of the command
+    before parsing, unless the command has an option of the same name.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(self, ctx, list(args)))
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -36,6 +44,48 @@ class _Group(TyperGroup):
         except EXPECTED_ERRORS as exc:
             _print_error(str(exc))
             ctx.exit(1)
+
+
+def hoist_global_options(group: click.Group, ctx: click.Context, args: list[str]) -> list[str]:
+    """``[cmd, --epochs, 5, --out, d]`` -> ``[--epochs, 5, cmd, --out, d]`` for the group's own options."""
+    # Typer vendors its own click: recognise options by what they are, not by click's class.
+    takes_value = {
+        opt: not param.is_flag
+        for param in group.get_params(ctx)
+        if param.param_type_name == "option"
+        for opt in param.opts
+    }
+    # Find the command: the first token that is neither a global option nor a global option's value.
+    i = 0
+    while i < len(args) and args[i] != "--":
+        name = args[i].split("=", 1)[0]
+        if name in takes_value:
+            i += 2 if takes_value[name] and "=" not in args[i] else 1
+            continue
+        break
+    if i >= len(args) or args[i] == "--" or args[i] not in group.commands:
+        return args
+    command = group.commands[args[i]]
+    own = {opt for param in command.params if param.param_type_name == "option" for opt in param.opts}
+    moved: list[str] = []
+    rest: list[str] = []
+    j = i + 1
+    while j < len(args):
+        token = args[j]
+        if token == "--":
+            rest += args[j:]
+            break
+        name = token.split("=", 1)[0]
+        if name in takes_value and name not in own:
+            if takes_value[name] and "=" not in token and j + 1 < len(args):
+                moved += [token, args[j + 1]]
+                j += 2
+                continue
+            moved.append(token)
+        else:
+            rest.append(token)
+        j += 1
+    return [*args[:i], *moved, args[i], *rest]
 
 
 app = typer.Typer(

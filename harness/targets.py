@@ -61,6 +61,7 @@ class Target:
     name: ClassVar[str] = ""
     bills: ClassVar[bool] = False  # whether a run creates resources that cost money
     keeps_endpoint: ClassVar[bool] = True  # the default of `harness run --keep-endpoint`
+    owns_cloud: ClassVar[bool] = False  # whether the harness starts and stops the cloud itself
     # What to tell a user whose calls cannot reach this target.
     unreachable_hint: ClassVar[str] = ""
 
@@ -172,6 +173,7 @@ class LocalTarget(Target):
     """The embedded cloud: LocalStack and the SageMaker emulator as processes this harness starts."""
 
     name: ClassVar[str] = "local"
+    owns_cloud: ClassVar[bool] = True
     unreachable_hint: ClassVar[str] = "is the embedded cloud up? run 'harness up'"
 
     def bring_up(self, settings: Settings, console: Console | None = None) -> None:

@@ -43,7 +43,7 @@ class TeardownResult:
     not_ours: list[str] = field(default_factory=list)  # same-named, not created by the harness: kept
 
 
-def _gone(call: Callable[[], Any]) -> bool:
+def gone(call: Callable[[], Any]) -> bool:
     """Run a delete; ``True`` when it deleted, ``False`` when the resource was already gone."""
     try:
         call()
@@ -56,7 +56,7 @@ def _gone(call: Callable[[], Any]) -> bool:
 
 def delete_endpoint(sm: Any, name: str) -> bool:
     """Delete the endpoint (the only hourly-billed resource); ``False`` when there was none."""
-    return _gone(lambda: sm.delete_endpoint(EndpointName=name))
+    return gone(lambda: sm.delete_endpoint(EndpointName=name))
 
 
 def _names(pages: Iterable[dict[str, Any]], key: str, name_key: str) -> list[str]:
@@ -98,10 +98,10 @@ def teardown(
     for config in sorted(configs):
         record(
             f"endpoint config {config}",
-            _gone(lambda c=config: sm.delete_endpoint_config(EndpointConfigName=c)),
+            gone(lambda c=config: sm.delete_endpoint_config(EndpointConfigName=c)),
         )
     for name in sorted(models):
-        record(f"model {name}", _gone(lambda n=name: sm.delete_model(ModelName=n)))
+        record(f"model {name}", gone(lambda n=name: sm.delete_model(ModelName=n)))
 
     def left_alone(what: str) -> None:
         result.not_ours.append(what)
@@ -109,8 +109,8 @@ def teardown(
 
     # The photo rule first, so no upload starts an execution of a state machine about to go.
     ev = target.client("events", session=session)
-    if _gone(lambda: ev.remove_targets(Rule=events.PHOTO_RULE, Ids=[events.TARGET_ID])):
-        record(f"rule {events.PHOTO_RULE}", _gone(lambda: ev.delete_rule(Name=events.PHOTO_RULE)))
+    if gone(lambda: ev.remove_targets(Rule=events.PHOTO_RULE, Ids=[events.TARGET_ID])):
+        record(f"rule {events.PHOTO_RULE}", gone(lambda: ev.delete_rule(Name=events.PHOTO_RULE)))
     else:
         record(f"rule {events.PHOTO_RULE}", False)
     for machine in (names.STATE_MACHINE, PIPELINE_STATE_MACHINE):
@@ -125,7 +125,7 @@ def teardown(
                 left_alone(f"state machine {machine}")
                 continue
             record(
-                f"state machine {machine}", _gone(lambda a=arn: sfn.delete_state_machine(stateMachineArn=a))
+                f"state machine {machine}", gone(lambda a=arn: sfn.delete_state_machine(stateMachineArn=a))
             )
         if not machines:
             record(f"state machine {machine}", False)
@@ -140,7 +140,7 @@ def teardown(
         if not owned:
             left_alone(f"function {fn}")
             continue
-        record(f"function {fn}", _gone(lambda f=fn: lam.delete_function(FunctionName=f)))
+        record(f"function {fn}", gone(lambda f=fn: lam.delete_function(FunctionName=f)))
 
     if delete_data:
         for prefix in data_prefixes(settings):

@@ -6,7 +6,13 @@ executor, so merely listing plugins imports nothing heavy.
 
 from __future__ import annotations
 
+import logging
+
 from localstack.services.lambda_.invocation.plugins import RuntimeExecutorPlugin
+
+# Logged when LocalStack loads this executor (it does so on the first invocation); the contract test
+# looks for it to tell that this executor, not LocalStack's Docker one, was selected.
+LOADED_MESSAGE = "localstack_plugin: Lambda runtime executor %s loaded"
 
 
 class LocalProcessExecutorPlugin(RuntimeExecutorPlugin):
@@ -15,4 +21,5 @@ class LocalProcessExecutorPlugin(RuntimeExecutorPlugin):
     def load(self, *args: object, **kwargs: object) -> type:
         from localstack_plugin.executor import LocalProcessRuntimeExecutor
 
+        logging.getLogger("localstack_plugin").warning(LOADED_MESSAGE, self.name)
         return LocalProcessRuntimeExecutor

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from tests.cifar_fixtures import write_tarball
+from tests.support.cifar import write_tarball
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MINI_DATASET = REPO_ROOT.parent / "shared" / "data" / "cifar-100-mini.tar.gz"

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from harness.report.pixels import pixel_key
+
 CAPTURE_SUFFIXES = (".jsonl", ".jsonl.gz")
 _CHUNK = 1 << 16
 
@@ -47,6 +49,8 @@ class CaptureRecord:
     probabilities: tuple[float, ...]
     input_sha256: str | None
     source_key: str
+    # Digest of the decoded pixels when the input is an image (see harness.report.pixels).
+    input_pixels: str | None = None
 
     @property
     def predicted_class(self) -> int:
@@ -148,10 +152,11 @@ def _probabilities(output: dict[str, Any]) -> tuple[float, ...]:
     return probs
 
 
-def _input_digest(capture: dict[str, Any]) -> tuple[str | None, str | None]:
+def _input_digest(capture: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """Content type, SHA-256 of the bytes and (for an image) of the decoded pixels of the input."""
     part = capture.get("endpointInput")
     if not isinstance(part, dict):
-        return None, None  # CaptureMode Output only: no input to match
+        return None, None, None  # CaptureMode Output only: no input to match
     payload = _decode_payload(part, "endpointInput")
     if isinstance(payload, bytes):
         raw = payload
@@ -159,7 +164,8 @@ def _input_digest(capture: dict[str, Any]) -> tuple[str | None, str | None]:
         raw = payload.encode("utf-8")
     else:
         raw = json.dumps(payload).encode("utf-8")
-    return part.get("observedContentType"), hashlib.sha256(raw).hexdigest()
+    pixels = pixel_key(raw) if isinstance(payload, bytes) else None
+    return part.get("observedContentType"), hashlib.sha256(raw).hexdigest(), pixels
 
 
 def parse_line(line: bytes | str, *, endpoint: str, variant: str, source_key: str) -> CaptureRecord:
@@ -180,7 +186,7 @@ def parse_line(line: bytes | str, *, endpoint: str, variant: str, source_key: st
     if not isinstance(meta, dict):
         raise CaptureLineError("eventMetadata missing")
     probabilities = _probabilities(output)
-    input_type, digest = _input_digest(capture)
+    input_type, digest, pixels = _input_digest(capture)
     return CaptureRecord(
         inference_time=_parse_time(meta.get("inferenceTime")),
         endpoint=endpoint,
@@ -192,6 +198,7 @@ def parse_line(line: bytes | str, *, endpoint: str, variant: str, source_key: st
         probabilities=probabilities,
         input_sha256=digest,
         source_key=source_key,
+        input_pixels=pixels,
     )
 
 

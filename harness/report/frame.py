@@ -51,7 +51,7 @@ def capture_frame(
     rows: list[dict[str, Any]] = []
     for rec in scan.records:
         predicted = rec.predicted_class
-        true_class = labels.label_of(rec.input_sha256)
+        true_class = labels.label_of(rec.input_sha256, rec.input_pixels)
         rows.append(
             {
                 "inference_time": rec.inference_time,

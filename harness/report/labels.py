@@ -1,9 +1,11 @@
-"""True labels for captured inputs, found by matching image bytes against the staged test set.
+"""True labels for captured inputs, found by matching images against the staged test set.
 
-The serializer Lambda sends the staged PNG's bytes unchanged (base64 on the wire),
-so the SHA-256 of a captured input equals the SHA-256 of the test image it came
-from. ``test.lst`` gives each test image's class. Nothing is guessed: an input
-that matches no staged test image simply has no known label.
+A captured input matches a staged test image when their decoded pixels are the same
+(:mod:`harness.report.pixels`): the project's serializer sends the staged PNG's bytes
+unchanged, but captures from AWS often hold re-encoded PNGs (matplotlib's ``imsave``)
+of the same test images. Inputs that are not images match by the SHA-256 of their bytes.
+``test.lst`` gives each test image's class. Nothing is guessed: an input that matches
+no staged test image simply has no known label.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from harness.aws_errors import is_not_found
+from harness.report.pixels import pixel_key
 
 _FETCH_THREADS = 8
 
@@ -26,11 +29,15 @@ class LabelIndex:
 
     by_sha256: dict[str, int] = field(default_factory=dict)
     source: str | None = None  # the test.lst URI the labels came from; None when there was none
+    by_pixels: dict[str, int] = field(default_factory=dict)  # pixel key -> class index
 
     def __len__(self) -> int:
         return len(self.by_sha256)
 
-    def label_of(self, sha256: str | None) -> int | None:
+    def label_of(self, sha256: str | None, pixels: str | None = None) -> int | None:
+        """The class of the staged image with these pixels (or, for non-images, these bytes)."""
+        if pixels is not None and pixels in self.by_pixels:
+            return self.by_pixels[pixels]
         return None if sha256 is None else self.by_sha256.get(sha256)
 
 
@@ -75,7 +82,7 @@ def load_label_index(s3: Any, bucket: str, data_prefix: str, split: str = "test"
         raise
     rows = parse_lst(text)
 
-    def digest(row: tuple[int, str]) -> tuple[str, int] | None:
+    def digest(row: tuple[int, str]) -> tuple[str, str | None, int] | None:
         label, relative = row
         try:
             body = s3.get_object(Bucket=bucket, Key=image_key(data_prefix, split, relative))["Body"].read()
@@ -83,10 +90,14 @@ def load_label_index(s3: Any, bucket: str, data_prefix: str, split: str = "test"
             if is_not_found(exc):
                 return None  # listed but not staged: that image simply cannot be matched
             raise
-        return hashlib.sha256(body).hexdigest(), label
+        return hashlib.sha256(body).hexdigest(), pixel_key(body), label
 
     # Small objects, one request each: a few threads hide the per-request latency (boto3 clients are
     # thread-safe).
     with ThreadPoolExecutor(max_workers=_FETCH_THREADS) as pool:
         found = [hit for hit in pool.map(digest, rows) if hit is not None]
-    return LabelIndex(by_sha256=dict(found), source=f"s3://{bucket}/{lst_key}")
+    return LabelIndex(
+        by_sha256={sha: label for sha, _, label in found},
+        source=f"s3://{bucket}/{lst_key}",
+        by_pixels={pixels: label for _, pixels, label in found if pixels is not None},
+    )

@@ -32,7 +32,32 @@ from typing import Any
 from localstack.runtime import hooks
 
 from localstack_plugin import iam_actions, iam_policy
-from localstack_plugin.patches import require_localstack_version
+from localstack_plugin.patches import Replaces, applied, require_localstack_version
+
+# What this patch hooks into or calls; the contract test checks each still has this signature.
+REPLACES = (
+    Replaces(
+        "localstack.aws.handlers",
+        "serve_custom_service_request_handlers",
+        "(chain: 'HandlerChain', context: 'RequestContext', response: 'Response')",
+    ),
+    Replaces(
+        "localstack.aws.handlers",
+        "serve_custom_service_request_handlers.append",
+        "(handler: 'Handler') -> 'None'",
+    ),
+    Replaces(
+        "localstack.aws.api",
+        "CommonServiceException",
+        "(code: str, message: str, status_code: int = 400, sender_fault: bool = False)",
+    ),
+    Replaces(
+        "moto.sts.models",
+        "STSBackend.get_assumed_role_from_access_key",
+        "(self, access_key_id: str) -> Optional[moto.sts.models.AssumedRole]",
+    ),
+    Replaces("moto.iam.models", "IAMBackend.get_role", "(self, role_name: 'str') -> 'Role'"),
+)
 
 LOG = logging.getLogger(__name__)
 MODE_ENV = "HARNESS_IAM_ENFORCEMENT"
@@ -160,3 +185,4 @@ def enforce_iam() -> None:
         raise CommonServiceException(code=code, message=message, status_code=_STATUS.get(service, 400))
 
     handlers.serve_custom_service_request_handlers.append(iam_handler)
+    applied("iam_enforcement")

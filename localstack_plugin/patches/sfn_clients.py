@@ -19,10 +19,23 @@ from typing import Any
 
 from localstack.runtime import hooks
 
-from localstack_plugin.patches import require_localstack_version
+from localstack_plugin.patches import Replaces, applied, require_localstack_version
 
 # STS credentials last an hour by default; renew well before that.
 CLIENT_TTL_S = 600.0
+_SIGNATURE = (
+    "(service: str, region: str, state_credentials: localstack.services.stepfunctions.asl.component.state."
+    "state_execution.state_task.credentials.StateCredentials) -> botocore.client.BaseClient"
+)
+REPLACES = (
+    Replaces("localstack.services.stepfunctions.asl.utils.boto_client", "boto_client_for", _SIGNATURE),
+    # The Lambda task module imported the function by name: that reference is the one replaced.
+    Replaces(
+        "localstack.services.stepfunctions.asl.component.state.state_execution.state_task.lambda_eval_utils",
+        "boto_client_for",
+        _SIGNATURE,
+    ),
+)
 
 
 @hooks.on_infra_start()
@@ -51,3 +64,4 @@ def cache_state_task_clients() -> None:
 
     # The Lambda task module imported the function by name, so patch that reference.
     lambda_eval_utils.boto_client_for = cached_boto_client_for
+    applied("sfn_clients")

@@ -13,7 +13,7 @@ import pytest
 
 from harness.config import Settings
 from harness.targets import target_for
-from tests.e2e.lambda_zip import deploy
+from tests.support.lambda_zip import deploy
 
 pytestmark = pytest.mark.e2e
 

@@ -20,7 +20,7 @@ from harness.config import load_settings
 from harness.embedded.process import ServiceRecord, free_ports, group_members
 from harness.embedded.stack import pid_path
 from harness.targets import target_for
-from tests.e2e.lambda_zip import deploy
+from tests.support.lambda_zip import deploy
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,7 @@ import pytest
 from harness.config import Settings
 from harness.targets import target_for
 from localstack_plugin import runtimes
-from tests.e2e.lambda_zip import deploy, ensure_role, iam_for
+from tests.support.lambda_zip import deploy, ensure_role, iam_for
 
 pytestmark = pytest.mark.e2e
 

@@ -20,7 +20,7 @@ import pytest
 from harness import deploy, executions
 from harness.config import Settings
 from harness.targets import target_for
-from tests.cifar_fixtures import separable_batch, write_tarball
+from tests.support.cifar import separable_batch, write_tarball
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,7 @@ from PIL import Image as PILImage
 from harness import cifar
 from harness.cifar import DatasetError
 from harness.staging import encode_png
-from tests.cifar_fixtures import BICYCLE, MOTORCYCLE, batch, pattern_image, write_tarball
+from tests.support.cifar import BICYCLE, MOTORCYCLE, batch, pattern_image, write_tarball
 
 
 def test_keeps_only_bicycles_and_motorcycles_in_archive_order(small_tarball: Path) -> None:

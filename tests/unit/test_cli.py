@@ -99,3 +99,23 @@ def test_cli_start_up_does_not_load_the_data_stack() -> None:
     code = f"import sys, harness.cli; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_settings_options_are_accepted_after_the_command(tmp_path: Path, small_tarball: Path) -> None:
+    """`harness run --epochs 5`, `harness stage --bucket X`: where two new users put them."""
+    shown = runner.invoke(app, ["config", "--epochs", "5", "--bucket=after-bkt", "--threshold", "0.5"])
+    assert shown.exit_code == 0, shown.output
+    assert "epochs = 5" in shown.output and "bucket = 'after-bkt'" in shown.output
+    assert "threshold = 0.5" in shown.output
+    # Before and after mix; a command's own option of another name stays the command's.
+    out = tmp_path / "staged"
+    staged = runner.invoke(
+        app, ["--target", "aws", "stage", "--bucket", "x", "--dataset", str(small_tarball), "--out", str(out)]
+    )
+    assert staged.exit_code == 0, staged.output
+    assert (out / "train.lst").is_file()
+    # `run` reaches its own checks (here: no terminal to confirm billing on) instead of a usage error.
+    ran = runner.invoke(app, ["--target", "aws", "run", "--epochs", "5"], input="")
+    assert ran.exit_code == 1 and "No such option" not in ran.output and "pass --yes" in ran.output
+    # Values after `--` are not options of the harness.
+    assert runner.invoke(app, ["config", "--", "--epochs", "5"]).exit_code == 2

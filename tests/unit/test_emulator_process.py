@@ -19,10 +19,13 @@ from harness.embedded.process import (
     stop,
     wait_healthy,
 )
+from tests.support.wait import file_contains, wait_until
 
 # A server that ignores SIGTERM, so stop() must fall back to SIGKILL.
 STUBBORN = """
 import signal, time
+
+from tests.support.wait import file_contains, wait_until
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
 print("ignoring SIGTERM", flush=True)
 time.sleep(60)
@@ -59,8 +62,7 @@ def test_spawn_wait_and_stop_by_pid(tmp_path: Path) -> None:
 
 def test_stop_escalates_to_sigkill(tmp_path: Path) -> None:
     record = _spawn(tmp_path, [sys.executable, "-c", STUBBORN], free_port())
-    while "ignoring" not in (tmp_path / "demo.log").read_text():
-        pass
+    wait_until(file_contains(tmp_path / "demo.log", "ignoring"), timeout=20, what="the SIGTERM handler")
 
     assert stop(record, grace=0.5) == "killed"
     assert not is_running(record)

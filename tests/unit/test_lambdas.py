@@ -16,7 +16,7 @@ from moto import mock_aws
 from PIL import Image
 
 from harness.embedded.process import free_port
-from tests.lambda_loader import FUNCTIONS, LAMBDAS, load_function
+from tests.support.lambdas import FUNCTIONS, LAMBDAS, load_function
 
 
 def _png() -> bytes:

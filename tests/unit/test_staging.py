@@ -16,7 +16,7 @@ from harness import cifar
 from harness.cifar import DatasetError
 from harness.config import Settings
 from harness.staging import build_dataset, stage_dataset, upload_tree, write_tree
-from tests.cifar_fixtures import write_tarball
+from tests.support.cifar import write_tarball
 
 
 @pytest.fixture

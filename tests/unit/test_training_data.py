@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.training_fixtures import bar_image, png_bytes, write_job
+from tests.support.training import bar_image, png_bytes, write_job
 from training.data import DataError, check_input_config, load_channel, read_manifests
 from training.images import ImageDecodeError, decode_image
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.training_fixtures import write_job
+from tests.support.training import write_job
 from training.hyperparameters import HyperparameterError, parse_hyperparameters
 
 REQUIRED = {"num_classes": "2", "num_training_samples": "1000"}

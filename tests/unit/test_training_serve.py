@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from harness.embedded.process import free_port, stop_child
-from tests.training_fixtures import bar_image, png_bytes, write_job
+from tests.support.training import bar_image, png_bytes, write_job
 from training import contract
 from training import train as trainer
 from training.export import save_model

@@ -14,7 +14,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from tests.training_fixtures import write_job
+from tests.support.training import write_job
 from training import train as trainer
 from training.export import Deployable, export_onnx
 from training.hyperparameters import parse_hyperparameters

@@ -1,4 +1,4 @@
-"""Deploy small zip functions to the embedded cloud for the e2e tests.
+"""Deploy small zip functions to a running cloud: what the `deploy_function` fixture and the e2e tests use.
 
 IAM is enforced (as on AWS), so a function's role must exist and allow what it calls: the default
 role ``e2e-lambda-role`` is created on first use with S3, Step Functions, Lambda and SageMaker
@@ -58,6 +58,31 @@ def ensure_role(iam: Any, name: str, policy: dict[str, Any]) -> str:
     return arn
 
 
+FUNCTION_ROLE = "scones-pytest-function-role"
+
+
+def function_role(iam: Any) -> str:
+    """The role the ``deploy_function`` fixture's functions run as (any target, the account's own ARN).
+
+    IAM is enforced on the embedded cloud, as on AWS, so it allows what test functions usually call
+    (the broad policy above) plus writing their logs.
+    """
+    from harness import policies
+    from harness.deploy import ensure_role as ensure_workflow_role
+
+    policy = json.loads(json.dumps(BROAD_POLICY))
+    policy["Statement"].append(
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": "*",
+        }
+    )
+    trust = policies.trust_policy("lambda.amazonaws.com")
+    arn, _ = ensure_workflow_role(iam, FUNCTION_ROLE, trust, policy, lambda _m: None)
+    return arn
+
+
 def zip_source(source: str, module: str = "app") -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
@@ -81,16 +106,20 @@ def deploy(
     """Create a zip function from ``source`` (handler ``<module>.handler``) and wait until Active."""
     if role_arn == ROLE_ARN:
         ensure_role(iam_for(lam), ROLE_NAME, BROAD_POLICY)
+    from harness.deploy import retry_role_propagation
+
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    lam.create_function(
-        FunctionName=name,
-        Runtime=runtime,
-        Role=role_arn,
-        Handler=f"{module}.{'lambda_handler' if module == 'lambda_function' else 'handler'}",
-        Code={"ZipFile": zip_source(source, module)},
-        Timeout=timeout,
-        MemorySize=memory,
-        Environment={"Variables": env or {}},
+    retry_role_propagation(
+        lambda: lam.create_function(
+            FunctionName=name,
+            Runtime=runtime,
+            Role=role_arn,
+            Handler=f"{module}.{'lambda_handler' if module == 'lambda_function' else 'handler'}",
+            Code={"ZipFile": zip_source(source, module)},
+            Timeout=timeout,
+            MemorySize=memory,
+            Environment={"Variables": env or {}},
+        )
     )
     if not wait:
         return name

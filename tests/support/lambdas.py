@@ -8,7 +8,7 @@ from types import ModuleType
 
 from harness.names import FUNCTIONS  # noqa: F401 - the tests' list is the deployed one
 
-LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
+LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 
 
 def load_function(name: str) -> ModuleType:

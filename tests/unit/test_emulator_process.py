@@ -24,8 +24,6 @@ from tests.support.wait import file_contains, wait_until
 # A server that ignores SIGTERM, so stop() must fall back to SIGKILL.
 STUBBORN = """
 import signal, time
-
-from tests.support.wait import file_contains, wait_until
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
 print("ignoring SIGTERM", flush=True)
 time.sleep(60)

@@ -84,9 +84,14 @@ def build_report(
     prefix = endpoint_prefix(settings.capture_prefix, endpoint)
     capture_uri = f"s3://{settings.bucket}/{prefix}"
     deadline = time.monotonic() + (timeout_s if wait_for else 0.0)
+    # Labels first: captures whose bytes are a staged image's need no pixel decoding (harness.report.pixels).
+    labels = load_label_index(s3, settings.bucket, settings.data_prefix)
+    known = frozenset(labels.by_sha256)
     while True:
         try:
-            scan: CaptureScan = scan_captures(s3, settings.bucket, settings.capture_prefix, endpoint)
+            scan: CaptureScan = scan_captures(
+                s3, settings.bucket, settings.capture_prefix, endpoint, known=known
+            )
         except ClientError as exc:
             if is_not_found(exc):
                 raise NoCaptureError(
@@ -106,7 +111,6 @@ def build_report(
             f"{scan.files} capture file(s) under {capture_uri} but no readable record: "
             f"{scan.skipped_lines} line(s) skipped ({', '.join(sorted(scan.skipped)) or 'all empty'})"
         )
-    labels = load_label_index(s3, settings.bucket, settings.data_prefix)
     frame = capture_frame(scan, labels, names, settings.threshold)
     figures = summary_figures(
         frame,

@@ -96,3 +96,28 @@ def test_report_labels_reencoded_captures(aws) -> None:
     figures = build_report(settings, AwsTarget(region="us-east-1")).figures
     assert figures["records"] == 4 and figures["labelled"] == 4
     assert figures["correct"] == 3 and figures["accuracy"] == 0.75
+
+
+def test_pixels_are_decoded_only_for_inputs_whose_bytes_match_no_staged_image() -> None:
+    import hashlib
+
+    from harness.report.capture import parse_line
+
+    staged, pixels = staged_png(3)
+    known = {hashlib.sha256(staged).hexdigest()}
+    same = parse_line(
+        capture_line(staged, [0.9, 0.1], "2025-10-04T08:44:10Z"),
+        endpoint="e",
+        variant="v",
+        source_key="k",
+        known=known,
+    )
+    again = parse_line(
+        capture_line(imsave_png(pixels), [0.9, 0.1], "2025-10-04T08:44:11Z"),
+        endpoint="e",
+        variant="v",
+        source_key="k",
+        known=known,
+    )
+    assert same.input_pixels is None and same.input_sha256 in known
+    assert again.input_pixels == pixel_key(staged)

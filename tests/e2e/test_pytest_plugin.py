@@ -65,9 +65,17 @@ def test_my_state_machine(deploy_function, aws_client):
             }
         },
     }
+    # IAM is enforced, as on AWS: the state machine's role must exist and allow the call.
+    iam = aws_client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"Service": "states.amazonaws.com"}}]}
+    name = f"my-states-role-{os.getpid()}"
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction",
+             "Resource": arn}]}
+    iam.put_role_policy(RoleName=name, PolicyName="invoke", PolicyDocument=json.dumps(allow))
     machine = sfn.create_state_machine(
-        name=f"mine-{os.getpid()}", definition=json.dumps(definition),
-        roleArn="arn:aws:iam::000000000000:role/my-states-role",
+        name=f"mine-{os.getpid()}", definition=json.dumps(definition), roleArn=role["Role"]["Arn"]
     )["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"n": 4}))["executionArn"]
     for _ in range(300):

@@ -18,7 +18,7 @@ import pytest
 from harness import deploy, events, pipeline, policies, workflow
 from harness.config import Settings
 from harness.targets import target_for
-from tests.cifar_fixtures import separable_batch, write_tarball
+from tests.support.cifar import separable_batch, write_tarball
 
 pytestmark = pytest.mark.e2e
 

@@ -52,7 +52,9 @@ def test_every_patch_module_is_checked(contract: dict[str, Any]) -> None:
 def test_patched_objects_keep_their_signatures(contract: dict[str, Any], patch: str) -> None:
     rows = contract[patch]["replaces"]
     if not rows:
-        pytest.skip(f"{patch} declares no REPLACES table yet (it predates the table; its own contract test covers it)")
+        pytest.skip(
+            f"{patch} declares no REPLACES table yet (it predates the table; its own contract test covers it)"
+        )
     for row in rows:
         where = f"{row['module']}.{row['attribute']}"
         assert row["found"] is not None, f"{where} is gone: {row.get('problem')}"

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.lambda_loader import load_function
+from tests.support.lambdas import load_function
 
 BUCKET = "bkt"
 PHOTO = "incoming/a.png"

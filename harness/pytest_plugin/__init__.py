@@ -158,7 +158,10 @@ def deploy_function(aws_client: Callable[[str], Any], harness_target: Target) ->
 def deployed_workflow(embedded_cloud: Settings, harness_target: Target) -> DeployResult:
     """The workflow's functions and state machine, deployed (idempotently) as ``harness deploy`` does."""
     from harness.deploy import deploy
+    from harness.pytest_plugin.endpoints import ensure_bucket
 
+    # The workflow's photo rule is a notification of the data bucket: deploy needs the bucket to exist.
+    ensure_bucket(harness_target.client("s3"), embedded_cloud.bucket, embedded_cloud.region)
     return deploy(embedded_cloud, harness_target)
 
 

@@ -13,7 +13,7 @@ from importlib import metadata
 import pytest
 
 from harness.config import Settings
-from tests.cifar_fixtures import separable_batch, write_tarball
+from tests.support.cifar import separable_batch, write_tarball
 from tests.e2e.notebook_support import harness, harness_env, replay, user_env
 
 pytestmark = pytest.mark.e2e

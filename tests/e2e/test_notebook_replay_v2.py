@@ -24,8 +24,8 @@ import boto3
 import pytest
 
 from harness.config import Settings
-from tests.support.cifar import separable_batch, write_tarball
 from tests.e2e.notebook_support import harness, harness_env, replay, user_env
+from tests.support.cifar import separable_batch, write_tarball
 
 pytestmark = pytest.mark.e2e
 

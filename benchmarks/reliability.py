@@ -19,6 +19,12 @@ the contract-following test model server of tests/unit/emulator/sagemaker_images
   started after it, the emulator's own replacement time, and invocations failed in that window
   (each client calls again 10 ms after a failure, so this counts calls, not clients; requests that
   reach the dead server fail with ModelError at once, as on AWS, rather than wait).
+
+Harness check (a fresh embedded cloud: LocalStack + the emulator, 127.0.0.1 only):
+
+* ``concurrent_executions``: ``--executions`` (500) Step Functions executions in flight at once,
+  each bounded by ``--execution-deadline``; a result is wrong when the execution failed, did not
+  end, or returned inferences other than the endpoint's own answer for that image: must be 0.
 """
 
 from __future__ import annotations
@@ -323,12 +329,98 @@ def server_replacement(args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
+# ---------------------------------------------------------------------------- harness, embedded cloud
+@check("concurrent_executions")
+def concurrent_executions(args: argparse.Namespace) -> dict[str, Any]:
+    """``--executions`` Step Functions executions all in flight at once on a fresh embedded cloud
+    (LocalStack + the emulator on free 127.0.0.1 ports), each result compared with a direct
+    InvokeEndpoint of the same image made beforehand, one at a time: a response delivered to the wrong
+    request, a lost one, or an execution still running at ``--execution-deadline`` is a wrong result.
+    The filter's threshold is 0 so that every execution must succeed with its inferences."""
+    from harness import executions
+    from harness.config import load_settings
+    from harness.embedded import stack
+    from harness.embedded.process import free_ports
+    from harness.targets import target_for
+    from harness.workflow import RunOptions, run
+
+    ls_port, sm_port = free_ports(2)
+    home = Path(tempfile.mkdtemp(prefix="reliability-executions-"))
+    settings = load_settings(environ={}).replace(
+        target="local", home=home, localstack_port=ls_port, sagemaker_port=sm_port, threshold=0.0, epochs=2
+    )
+    try:
+        setup = time.perf_counter()
+        result = run(settings, RunOptions(dataset=str(args.dataset), executions=1))
+        setup_s = time.perf_counter() - setup
+        target = target_for(settings)
+        s3, smr = target.client("s3"), target.client("sagemaker-runtime")
+        pool = botocore.config.Config(
+            retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=512, read_timeout=120
+        )
+        sfn = target.client("stepfunctions", config=pool)  # one connection per execution in flight
+        images = executions.list_test_images(s3, settings.bucket, settings.data_prefix)
+        reference = {}
+        for key in images:
+            body = s3.get_object(Bucket=settings.bucket, Key=key)["Body"].read()
+            answer = smr.invoke_endpoint(
+                EndpointName=settings.endpoint_name, ContentType="image/png", Body=body
+            )
+            reference[key] = json.loads(answer["Body"].read())
+        keys = [images[i % len(images)] for i in range(args.executions)]
+        started = time.perf_counter()
+        runs = executions.run_executions(
+            sfn,
+            result.state_machine_arn,
+            settings.bucket,
+            keys,
+            len(keys),
+            deadline_s=args.execution_deadline,
+        )
+        wall = time.perf_counter() - started
+    finally:
+        stack.down(settings, reset=True)
+    wrong: dict[str, int] = {}
+    for r in runs:
+        expected = reference[r.key]
+        if r.status != "SUCCEEDED":
+            why = r.error or r.status
+        elif not r.inferences or any(abs(a - b) > 1e-6 for a, b in zip(r.inferences, expected, strict=True)):
+            why = "inferences differ from the image's own"
+        else:
+            continue
+        wrong[why] = wrong.get(why, 0) + 1
+    summary = executions.summarise(runs, {})
+    figures = {
+        "executions": len(runs),
+        "in_flight": len(keys),
+        "distinct_images": len(images),
+        "wrong_results": sum(wrong.values()),
+        "wrong_by_reason": wrong,
+        "executions_wall_s": round(wall, 2),
+        "executions_per_s": round(len(runs) / wall, 1),
+        "latency_ms_p50": round(summary["latency_ms_p50"], 1),
+        "latency_ms_p95": round(summary["latency_ms_p95"], 1),
+        "setup_s": round(setup_s, 1),
+        "deadline_s": args.execution_deadline,
+    }
+    print(f"{'concurrent executions on the embedded cloud':<58}")
+    for key in ("executions", "wrong_results", "executions_wall_s", "executions_per_s", "latency_ms_p95"):
+        print(f"  {key:<56}{figures[key]:>10}")
+    figures["target_met"] = figures["wrong_results"] == 0
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="*", choices=sorted(CHECKS), help="run these checks only")
     parser.add_argument("--seconds", type=float, default=4.0, help="load before the emulator is killed")
     parser.add_argument("--clients", type=int, default=16, help="concurrent invoking threads")
     parser.add_argument("--repeats", type=int, default=3, help="model server kills")
+    parser.add_argument("--executions", type=int, default=500, help="executions in flight at once")
+    parser.add_argument("--execution-deadline", type=float, default=300.0, help="seconds per execution")
+    mini = REPO.parent / "shared" / "data" / "cifar-100-mini.tar.gz"
+    parser.add_argument("--dataset", type=Path, default=mini, help="CIFAR-100 tarball (the real mini one)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request

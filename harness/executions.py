@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from harness.cifar import CLASS_NAMES
 
@@ -85,11 +85,17 @@ def run_one(
     payload = {"image_data": "", "s3_bucket": bucket, "s3_key": key}
     name = f"{key.rsplit('/', 1)[-1].replace('.', '-')[:40]}-{uuid.uuid4().hex[:12]}"
     started = time.monotonic()
-    arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))[
-        "executionArn"
-    ]
+    try:
+        arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))[
+            "executionArn"
+        ]
+    except (BotoCoreError, ClientError) as exc:  # one refused start is this execution's result, not the run's
+        return ExecutionResult(key, "NOT_STARTED", type(exc).__name__, str(exc), None, 0.0)
     while True:
-        desc = sfn.describe_execution(executionArn=arn)
+        try:
+            desc = sfn.describe_execution(executionArn=arn)
+        except (BotoCoreError, ClientError):  # a slow or refused poll: poll again, until the deadline
+            desc = {"status": "RUNNING"}
         if desc["status"] in TERMINAL:
             break
         waited = time.monotonic() - started

@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ReadTimeoutError
 
 from harness import executions, model
 from harness.config import Settings
@@ -115,3 +117,30 @@ def test_the_run_lock_serializes_and_times_out_naming_the_holder(tmp_path: Path)
     thread.join(timeout=10)
     second.release()
     assert order == ["first released", "second"]
+
+
+class _FlakySfn:
+    """A Step Functions client whose first poll times out and whose start can be refused."""
+
+    def __init__(self, refuse_start: bool = False) -> None:
+        self.refuse_start, self.polls = refuse_start, 0
+
+    def start_execution(self, **_kw: Any) -> dict[str, Any]:
+        if self.refuse_start:
+            raise ReadTimeoutError(endpoint_url="http://127.0.0.1:1/")
+        return {"executionArn": "arn:aws:states:us-east-1:1:execution:m:e"}
+
+    def describe_execution(self, **_kw: Any) -> dict[str, Any]:
+        self.polls += 1
+        if self.polls == 1:
+            raise ReadTimeoutError(endpoint_url="http://127.0.0.1:1/")
+        now = datetime.now(UTC)
+        return {"status": "SUCCEEDED", "startDate": now, "stopDate": now, "output": "{}"}
+
+
+def test_a_slow_poll_or_a_refused_start_is_one_execution_result_not_the_runs() -> None:
+    flaky = _FlakySfn()
+    result = executions.run_one(flaky, "arn", "b", "test/a.png", poll_s=0)
+    assert result.status == "SUCCEEDED" and flaky.polls == 2
+    refused = executions.run_one(_FlakySfn(refuse_start=True), "arn", "b", "test/a.png")
+    assert (refused.status, refused.error) == ("NOT_STARTED", "ReadTimeoutError")

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import sandbox
+from .error_paths import aws_error_body
 from .runtime_api import Invocation, RuntimeApi
 
 # Variables passed through from the executor's own environment; everything else a handler sees comes
@@ -153,7 +154,10 @@ class ExecutionProcess:
         logs = init_logs + _frame(
             request_id, self.spec, body, duration, init_ms, max_memory=self._max_memory()
         )
-        return Outcome(payload=result.payload, is_error=result.is_error, logs=logs)
+        payload = result.payload
+        if result.is_error:  # stack traces name /var/task/..., as on Lambda
+            payload = aws_error_body(payload, self.spec.task_root, self.spec.extra_paths)
+        return Outcome(payload=payload, is_error=result.is_error, logs=logs)
 
     def _over_memory(self) -> bool:
         """Peak memory over ``MemorySize``; only for a local process (a container has its own limit)."""

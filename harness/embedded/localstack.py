@@ -36,6 +36,9 @@ LOCALSTACK_PINS = (
     "cryptography>=45.0.7,<47",
     "psutil<7",
     "service-identity",
+    # Step Functions' JSONata, evaluated in Python by localstack_plugin/patches/sfn_jsonata.py instead
+    # of LocalStack's JVM bridge (Java 21 + Maven jars downloaded on first use: impossible offline).
+    "jsonata-python==0.7.1",
 )
 # sagemaker and sagemaker-runtime are served by the plugin's providers, which forward to the emulator: with
 # STRICT_SERVICE_LOADING (LocalStack's default) a provider only loads for a service listed here.

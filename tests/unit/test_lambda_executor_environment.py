@@ -97,6 +97,9 @@ def test_handler_exception_is_an_unhandled_error_with_its_class(process: Executi
     assert error
     assert (body["errorType"], body["errorMessage"], body["requestId"]) == ("Broken", "it broke", request_id)
     assert any('raise Broken("it broke")' in line for line in body["stackTrace"])
+    # As on Lambda: the code's frames read /var/task/..., never this machine's folder.
+    assert body["stackTrace"][-1].startswith('  File "/var/task/app.py", line '), body["stackTrace"]
+    assert not any(str(process.spec.task_root) in line for line in body["stackTrace"])
     assert "[ERROR] Broken: it broke" in logs
     assert _invoke(process, "ok")[0]["calls"] == 2, "an exception does not restart the environment"
 

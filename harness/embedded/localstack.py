@@ -27,6 +27,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from harness import sfn_mocks
 from harness.config import Settings
 
 LOCALSTACK_PINS = (
@@ -172,6 +173,9 @@ def launch_spec(settings: Settings, python: Path) -> LaunchSpec:
             # and DeleteBucket removes that folder: two stacks on one machine would share (and delete)
             # each other's. localstack_plugin/patches/s3_storage.py moves it here.
             S3_STORAGE_ENV: str(state / "s3-storage"),
+            # Read once at start; LocalStack re-reads the file when its mtime changes, so
+            # `harness sfn-test` and the tests swap mock configs without a restart (harness/sfn_mocks.py).
+            "SFN_MOCK_CONFIG": str(sfn_mocks.active_path(settings)),
         }
     )
     if os.environ.get("LAMBDA_TMP_ISOLATION"):  # "dir": no mount namespace (docs/lambda-runtime.md)

@@ -29,6 +29,10 @@ def test_launch_spec_binds_loopback_and_keeps_state_in_home(tmp_path: Path, monk
     assert spec.env["TMPDIR"] == str((tmp_path / "home" / "localstack" / "tmp").resolve())
     assert "AWS_ENDPOINT_URL" not in spec.env and "PYTHONPATH" not in spec.env
     assert spec.health_url == "http://127.0.0.1:4999/_localstack/health"
+    # Always the harness-owned mock config file: `harness sfn-test` swaps its content, never the path.
+    assert spec.env["SFN_MOCK_CONFIG"] == str(
+        (tmp_path / "home" / "localstack" / "sfn-mock-config.json").resolve()
+    )
 
 
 def test_launch_spec_carries_the_lambda_runtime_and_iam_settings(tmp_path: Path) -> None:

@@ -1,0 +1,89 @@
+"""``harness sfn-test``: run the workflow's state machine against a MockConfigFile's test cases.
+
+No model, no endpoint, no training: the states a test case mocks return or throw what the file
+says (LocalStack's ``SFN_MOCK_CONFIG``, AWS's format); the others run the real functions. See
+harness/sfn_mocks.py for how one running cloud serves any mock file, and docs/testing.md.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from harness import sfn_mocks
+from harness.cli import HarnessError, app, console, settings_of
+
+SAMPLE_KEY = "test/bicycle_s_000017.png"
+
+
+@app.command("sfn-test")
+def sfn_test(
+    ctx: typer.Context,
+    mock_config: Annotated[
+        Path | None,
+        typer.Option(help="MockConfigFile (AWS's format). Default: the six cases shipped in statemachine/."),
+    ] = None,
+    case: Annotated[
+        list[str] | None, typer.Option(help="Test case to run (repeatable). Default: every case of the file.")
+    ] = None,
+    input_json: Annotated[
+        str | None,
+        typer.Option("--input", help="Execution input as JSON (default: the bucket and a sample image key)."),
+    ] = None,
+    history: Annotated[bool, typer.Option(help="Print each execution's event types.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the results as JSON lines on stdout.")
+    ] = False,
+) -> None:
+    """Run the state machine with mocked Lambda results (MockConfigFile test cases): no model, no endpoint."""
+    from harness.deploy import STATE_MACHINE, deploy
+    from harness.embedded import stack
+    from harness.targets import target_for
+
+    settings = settings_of(ctx)
+    if settings.target != "local":
+        raise HarnessError(
+            "sfn-test runs on the embedded target (--target local): LocalStack there is started with "
+            "SFN_MOCK_CONFIG; AWS itself has no mock mode for state machines (see docs/parity.md)"
+        )
+    source = mock_config or sfn_mocks.DEFAULT_MOCK_CONFIG
+    try:
+        config = sfn_mocks.load(source)
+        known = sfn_mocks.cases(config, STATE_MACHINE)
+    except sfn_mocks.MockConfigError as exc:
+        raise HarnessError(str(exc)) from exc
+    unknown = [c for c in case or () if c not in known]
+    if unknown:
+        raise HarnessError(f"{source}: no test case {', '.join(unknown)} (it has: {', '.join(known)})")
+    try:
+        payload = (
+            json.loads(input_json) if input_json else {"s3_bucket": settings.bucket, "s3_key": SAMPLE_KEY}
+        )
+    except ValueError as exc:
+        raise HarnessError(f"--input is not JSON: {exc}") from exc
+
+    for service in stack.up(settings, console=console):
+        if not service.healthy:
+            raise HarnessError(f"embedded {service.name} is not healthy: {service.note or service.url}")
+    sfn_mocks.install(settings, source)
+    target = target_for(settings)
+    arn = deploy(settings, target).state_machine_arn
+    sfn = target.client("stepfunctions")
+
+    table = Table(title=f"{STATE_MACHINE} with {source.name}", title_justify="left")
+    for column in ("case", "status", "error", "events"):
+        table.add_column(column)
+    for name in case or known:
+        run = sfn_mocks.run_case(sfn, arn, name, payload)
+        if json_out:
+            record = {k: v for k, v in asdict(run).items() if k != "history"}
+            print(json.dumps(record, default=str))
+        table.add_row(name, run.status, run.error or "", str(len(run.events)))
+        if history:
+            console.print(f"[bold]{name}[/]: {' > '.join(run.events)}", highlight=False)
+    console.print(table)

@@ -41,12 +41,13 @@ def sfn_test(
     ] = False,
 ) -> None:
     """Run the state machine with mocked Lambda results (MockConfigFile test cases): no model, no endpoint."""
-    from harness.deploy import STATE_MACHINE, deploy
-    from harness.embedded import stack
-    from harness.targets import target_for
+    from harness.deploy import deploy
+    from harness.names import STATE_MACHINE
+    from harness.targets import LocalTarget, target_for
 
     settings = settings_of(ctx)
-    if settings.target != "local":
+    target = target_for(settings)
+    if not isinstance(target, LocalTarget):
         raise HarnessError(
             "sfn-test runs on the embedded target (--target local): LocalStack there is started with "
             "SFN_MOCK_CONFIG; AWS itself has no mock mode for state machines (see docs/parity.md)"
@@ -67,11 +68,8 @@ def sfn_test(
     except ValueError as exc:
         raise HarnessError(f"--input is not JSON: {exc}") from exc
 
-    for service in stack.up(settings, console=console):
-        if not service.healthy:
-            raise HarnessError(f"embedded {service.name} is not healthy: {service.note or service.url}")
+    target.bring_up(settings, console=console)
     sfn_mocks.install(settings, source)
-    target = target_for(settings)
     arn = deploy(settings, target).state_machine_arn
     sfn = target.client("stepfunctions")
 

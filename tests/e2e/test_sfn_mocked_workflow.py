@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import deploy, sfn_mocks
+from harness import deploy, names, sfn_mocks
 from harness.config import Settings
 from harness.targets import target_for
 from tests.e2e.aws_histories import FAILED_IN_FILTER, SUCCEEDED, failed_task, succeeded_task
@@ -36,9 +36,9 @@ def mocked(embedded_cloud: Settings) -> dict[str, sfn_mocks.MockedRun]:
     target = target_for(settings)
     arn = deploy.deploy(settings, target).state_machine_arn
     sfn = target.client("stepfunctions")
-    names = sfn_mocks.cases(config, deploy.STATE_MACHINE)
-    with ThreadPoolExecutor(len(names)) as pool:
-        runs = pool.map(lambda case: sfn_mocks.run_case(sfn, arn, case, PAYLOAD), names)
+    cases = sfn_mocks.cases(config, names.STATE_MACHINE)
+    with ThreadPoolExecutor(len(cases)) as pool:
+        runs = pool.map(lambda case: sfn_mocks.run_case(sfn, arn, case, PAYLOAD), cases)
         return {run.case: run for run in runs}
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from harness import sfn_mocks
 from harness.config import Settings
-from harness.deploy import STATE_MACHINE
+from harness.names import STATE_MACHINE
 
 
 def _write(path: Path, config: object) -> Path:

@@ -22,6 +22,8 @@ from harness import deploy, executions
 from harness.config import Settings
 from harness.targets import target_for
 from tests.support.cifar import separable_batch, write_tarball
+from tests.cifar_fixtures import separable_batch, write_tarball
+from tests.e2e.aws_histories import FAILED_IN_SERIALIZER, SUCCEEDED
 
 pytestmark = pytest.mark.e2e
 
@@ -162,11 +164,13 @@ def _outcome(settings: Settings, arn: str, key: str) -> dict:
     cause = json.loads(desc["cause"]) if desc.get("cause") else None
     if cause:
         cause.pop("requestId", None)  # one per invocation
+    events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
     return {
         "status": desc["status"],
         "error": desc.get("error"),
         "cause": cause,
         "output": json.loads(desc["output"]) if desc.get("output") else None,
+        "events": [event["type"] for event in events],
     }
 
 
@@ -186,4 +190,13 @@ def test_jsonata_form_gives_the_results_of_the_jsonpath_form(workflow: dict) -> 
     for key in ("test/test_000000.png", "test/test_000003.png", "test/no-such-image.png"):
         expected, got = _outcome(settings, jsonpath, key), _outcome(settings, jsonata, key)
         assert got == expected, key
+        # Both forms record the events AWS records for this state machine (tests/e2e/aws_histories.py).
+        assert expected["events"] == (
+            SUCCEEDED if expected["status"] == "SUCCEEDED" else FAILED_IN_SERIALIZER
+        )
     assert expected["error"] == "ImageNotFound"  # the last key: failures compare too
+    # A real function's stack trace names Lambda's folder, not this machine's (as AWS: /var/task/...).
+    assert expected["cause"]["stackTrace"], expected["cause"]
+    assert all(
+        line.startswith('  File "/var/task/lambda_function.py"') for line in expected["cause"]["stackTrace"]
+    )

@@ -23,6 +23,7 @@ from sagemaker_emulator.errors import (
     ValidationException,
 )
 from sagemaker_emulator.executors import Executor, ExecutorError
+from sagemaker_emulator.faults import Faults
 from sagemaker_emulator.health import HEALTH_INTERVAL_S, HealthMonitor
 from sagemaker_emulator.hosting import PING_TIMEOUT_S, EndpointDeployer, EndpointRuntime
 from sagemaker_emulator.listing import listing, page
@@ -73,6 +74,7 @@ class SageMakerBackend:
         self.runners: dict[str, TrainingRunner] = {}
         self.deployer = EndpointDeployer(self)
         self.health = HealthMonitor(self, health_interval)
+        self.faults = Faults()  # injected on request (/_emulator/faults), never persisted
         self.closing = False
 
     # ----------------------------------------------------------------- lifecycle
@@ -184,6 +186,7 @@ class SageMakerBackend:
             runner = TrainingRunner(
                 job, self.state_dir / "jobs" / name, self.executor, self._on_job_change, self.stop_grace
             )
+            runner.injected_failure = self.faults.for_training_job(name)
             self.runners[name] = runner
         runner.start()
         return {"TrainingJobArn": job.arn}

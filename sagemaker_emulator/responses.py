@@ -5,6 +5,8 @@
 * ``POST /endpoints/{name}/invocations``: InvokeEndpoint; the body is read and size-checked here,
   the routing, proxying and capture are runtime.py's (the overhead budget is ~1-2 ms).
 * ``GET /_emulator/health``, ``POST /_emulator/capture/flush``: emulator-only helpers.
+* ``GET|DELETE /_emulator/faults``, ``POST /_emulator/faults/endpoint|training``: faults on demand
+  (faults.py); answers the rules in force, or a 400 naming the bad field.
 
 Both services share one port, so ``AWS_ENDPOINT_URL_SAGEMAKER`` and
 ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`` point at the same URL.
@@ -14,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 
 from botocore import xform_name
 from starlette.applications import Starlette
@@ -26,7 +30,7 @@ from starlette.routing import Route
 
 from sagemaker_emulator import protocol
 from sagemaker_emulator.backend import SageMakerBackend
-from sagemaker_emulator.errors import AwsError, UnknownOperationException
+from sagemaker_emulator.errors import AwsError, UnknownOperationException, ValidationException
 from sagemaker_emulator.runtime import Invoker
 
 log = logging.getLogger(__name__)
@@ -102,6 +106,27 @@ def create_app(
         done = await run_in_threadpool(backend.capture.flush)
         return JSONResponse({"flushed": done, "records_written": backend.capture.records_written})
 
+    async def faults(request: Request) -> Response:
+        if request.method == "DELETE":
+            backend.faults.clear()
+        elif request.method == "POST":
+            kind = request.path_params["kind"]
+            try:
+                spec = json.loads(await request.body() or b"{}")
+                if kind not in ("endpoint", "training") or not isinstance(spec, dict):
+                    raise ValidationException("POST a JSON object to /_emulator/faults/endpoint or /training")
+                added = (backend.faults.add_training if kind == "training" else backend.faults.add_endpoint)(
+                    spec
+                )
+            except json.JSONDecodeError as exc:
+                return JSONResponse({"error": "ValidationException", "message": f"not JSON: {exc}"}, 400)
+            except TypeError as exc:  # a field of the wrong type
+                return JSONResponse({"error": "ValidationException", "message": str(exc)}, 400)
+            except ValidationException as exc:
+                return JSONResponse({"error": exc.code, "message": exc.message}, 400)
+            return JSONResponse({"added": asdict(added), **backend.faults.describe()})
+        return JSONResponse(backend.faults.describe())
+
     async def control_plane(request: Request) -> Response:
         rid = protocol.request_id()
         try:
@@ -156,6 +181,8 @@ def create_app(
     routes = [
         Route("/_emulator/health", health, methods=["GET"]),
         Route("/_emulator/capture/flush", flush_capture, methods=["POST"]),
+        Route("/_emulator/faults", faults, methods=["GET", "DELETE"]),
+        Route("/_emulator/faults/{kind:str}", faults, methods=["POST"]),
         Route("/endpoints/{name}/invocations", invoke, methods=["POST"]),
         Route("/", control_plane, methods=["POST"]),
     ]

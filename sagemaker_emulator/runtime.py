@@ -18,6 +18,7 @@ from sagemaker_emulator import protocol
 from sagemaker_emulator.backend import SageMakerBackend
 from sagemaker_emulator.capture import Invocation
 from sagemaker_emulator.errors import ModelError, ServiceUnavailable, ValidationError
+from sagemaker_emulator.faults import error_for
 from sagemaker_emulator.hosting import EndpointRuntime, Lease, RuntimeClosed, log_group
 from sagemaker_emulator.proxy import HttpPool, ProxyError, ProxyTimeout
 
@@ -74,6 +75,12 @@ class Invoker:
         """``headers``: the request's headers (a case-insensitive mapping); AwsError on failure."""
         assert self.pool is not None, "Invoker.open() was not called"
         protocol.validate_invoke(name, headers)
+        fault = self.backend.faults.for_invocation(name)
+        if fault is not None:  # before the model: a failed invocation is not captured, as on AWS
+            if fault.latency_ms:
+                await asyncio.sleep(fault.latency_ms / 1000)
+            if fault.error is not None:
+                raise error_for(fault, name, self.model_error)
         runtime, lease = await self._acquire(name, headers.get("x-amzn-sagemaker-target-variant"))
         variant = lease.variant
         forward = {k: v for k in FORWARDED if (v := headers.get(k)) is not None}

@@ -149,6 +149,7 @@ class TrainingRunner:
         self.stop_grace = stop_grace
         self.stop_requested = threading.Event()
         self.run_handle: Run | None = None
+        self.injected_failure: str | None = None  # a FailureReason from faults.py: fail when training starts
         self.thread = threading.Thread(target=self._main, name=f"train:{job.name}", daemon=True)
 
     def start(self) -> None:
@@ -176,6 +177,9 @@ class TrainingRunner:
             self._download(opt_ml)
             self._advance("Training", "Training image download completed. Training in progress.")
             sink = aws.LogSink(LOG_GROUP, f"{job.name}/algo-1-{int(time.time())}")
+            if self.injected_failure is not None:
+                sink.write(f"injected fault: {self.injected_failure}")
+                raise JobFailed(self.injected_failure)
             code, tail = self._train(opt_ml, sink)
             stopped = self.stop_requested.is_set()
             if code != 0 and not stopped:

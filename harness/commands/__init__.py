@@ -4,6 +4,7 @@ from harness.commands import (
     compose,  # noqa: F401
     doctor,  # noqa: F401
     env,  # noqa: F401
+    faults,  # noqa: F401
     report,  # noqa: F401
     sfn_test,  # noqa: F401
     stack,  # noqa: F401

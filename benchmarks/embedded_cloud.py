@@ -5,7 +5,9 @@ Starts its own stack (free ports, temporary home; the LocalStack venv must alrea
 - ``harness up`` to ready: the real CLI as a user runs it, cold (no stack running), median of 3,
   and ``stack.up()`` in-process (the same minus the CLI's own import time);
 - warm invoke p50/p95 of a trivial Python function through LocalStack's Lambda API;
-- p50 of a Standard state machine of 3 ``lambda:invoke`` tasks (client-side: start to SUCCEEDED seen);
+- p50 of a Standard state machine of 3 ``lambda:invoke`` tasks (client-side: start to SUCCEEDED seen),
+  in its JSONPath form, in its JSONata form (jsonata-python in the plugin; target: within 1.5x of
+  JSONPath) and with every task mocked through SFN_MOCK_CONFIG (no Lambda call at all);
 - cold start per Python runtime found here (python3.9-3.13): the ``Init Duration`` Lambda reports
   (spawn the runtime's Python in its own mount namespace, import ``awslambdaric`` and the handler) and
   the client-side time of that first invoke, median of ``--cold`` fresh environments each (a
@@ -30,12 +32,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import botocore.config
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from harness import sfn_mocks
 from harness.config import Settings, load_settings
 from harness.embedded import stack
 from harness.embedded.process import ServiceRecord, free_ports, group_members
@@ -156,21 +160,64 @@ def _measure(settings: Settings, invokes: int, executions: int) -> dict[str, obj
         "Parameters": {"FunctionName": arn, "Payload.$": "$"},
         "OutputPath": "$.Payload",
     }
-    definition = {
-        "StartAt": "One",
-        "States": {
-            "One": {**task, "Next": "Two"},
-            "Two": {**task, "Next": "Three"},
-            "Three": {**task, "End": True},
-        },
+    chain_p50 = _chain_p50(sfn, f"{name}-chain", _chain(task), executions)
+    print(f"3-task Lambda chain, JSONPath ({executions} executions): p50 {chain_p50:.1f} ms")
+    jsonata_task = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Arguments": {"FunctionName": arn, "Payload": "{% $states.input %}"},
+        "Output": "{% $states.result.Payload %}",
     }
-    machine = sfn.create_state_machine(
-        name=f"{name}-chain", definition=json.dumps(definition), roleArn=ROLE_ARN
-    )["stateMachineArn"]
+    jsonata = {"QueryLanguage": "JSONata", **_chain(jsonata_task)}
+    jsonata_p50 = _chain_p50(sfn, f"{name}-jsonata", jsonata, executions)
+    print(
+        f"3-task Lambda chain, JSONata  ({executions} executions): p50 {jsonata_p50:.1f} ms "
+        f"({jsonata_p50 / chain_p50:.2f}x JSONPath; target <= 1.5x)"
+    )
+    mocked = f"{name}-mocked"
+    mock_file = settings.home / "bench-mocks.json"
+    mock_file.write_text(json.dumps(_mocks(mocked)))
+    sfn_mocks.install(settings, mock_file)
+    mocked_p50 = _chain_p50(sfn, mocked, _chain(task), executions, case="Bench")
+    print(f"3-task chain, every task mocked ({executions} executions): p50 {mocked_p50:.1f} ms")
+    return {
+        "warm_invoke_p50_ms": round(p50, 1),
+        "warm_invoke_p95_ms": round(p95, 1),
+        "chain3_p50_ms": round(chain_p50, 1),
+        "chain3_jsonata_p50_ms": round(jsonata_p50, 1),
+        "jsonata_over_jsonpath": round(jsonata_p50 / chain_p50, 2),
+        "chain3_mocked_p50_ms": round(mocked_p50, 1),
+    }
+
+
+def _chain(task: dict[str, object]) -> dict[str, object]:
+    states = {
+        "One": {**task, "Next": "Two"},
+        "Two": {**task, "Next": "Three"},
+        "Three": {**task, "End": True},
+    }
+    return {"StartAt": "One", "States": states}
+
+
+def _mocks(machine: str) -> dict[str, object]:
+    """A MockConfigFile whose case 'Bench' mocks the three tasks to return what the real ones do."""
+    case = {state: f"Value{i}" for i, state in enumerate(("One", "Two", "Three"), 1)}
+    responses = {
+        f"Value{i}": {"0": {"Return": {"StatusCode": 200, "Payload": {"value": i}}}} for i in (1, 2, 3)
+    }
+    return {"StateMachines": {machine: {"TestCases": {"Bench": case}}}, "MockedResponses": responses}
+
+
+def _chain_p50(sfn: Any, name: str, definition: dict[str, object], executions: int, case: str = "") -> float:
+    """p50 (ms) from StartExecution to SUCCEEDED seen, over ``executions`` runs after one warm-up."""
+    machine = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE_ARN)[
+        "stateMachineArn"
+    ]
     durations = []
     for i in range(executions + 1):
         started = time.perf_counter()
-        execution_arn = sfn.start_execution(stateMachineArn=machine, input='{"value": 0}')["executionArn"]
+        target = f"{machine}#{case}" if case else machine
+        execution_arn = sfn.start_execution(stateMachineArn=target, input='{"value": 0}')["executionArn"]
         while (execution := sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING":
             time.sleep(0.002)
         elapsed = (time.perf_counter() - started) * 1000
@@ -179,13 +226,7 @@ def _measure(settings: Settings, invokes: int, executions: int) -> dict[str, obj
         )
         if i:  # the first one warms the state machine
             durations.append(elapsed)
-    chain_p50 = statistics.median(durations)
-    print(f"3-task Lambda chain ({executions} executions): p50 {chain_p50:.1f} ms")
-    return {
-        "warm_invoke_p50_ms": round(p50, 1),
-        "warm_invoke_p95_ms": round(p95, 1),
-        "chain3_p50_ms": round(chain_p50, 1),
-    }
+    return statistics.median(durations)
 
 
 # Before per-runtime environments (docs/benchmarks.md, 2026-11-26): warm p50 12.2 ms, cold 35-50 ms.

@@ -14,16 +14,17 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from harness import deploy, executions
+from harness import deploy, executions, faults
 from harness.config import Settings
 from harness.targets import target_for
 from tests.support.cifar import separable_batch, write_tarball
 from tests.cifar_fixtures import separable_batch, write_tarball
-from tests.e2e.aws_histories import FAILED_IN_SERIALIZER, SUCCEEDED
+from tests.e2e.aws_histories import FAILED_IN_SERIALIZER, SUCCEEDED, failed_task, succeeded_task
 
 pytestmark = pytest.mark.e2e
 
@@ -200,3 +201,56 @@ def test_jsonata_form_gives_the_results_of_the_jsonpath_form(workflow: dict) -> 
     assert all(
         line.startswith('  File "/var/task/lambda_function.py"') for line in expected["cause"]["stackTrace"]
     )
+
+
+def _captured(settings: Settings) -> int:
+    """Capture records of the workflow's endpoint in S3, after the emulator flushed what it holds."""
+    target = target_for(settings)
+    flush = urllib.request.Request(
+        target.endpoint_url("sagemaker") + "/_emulator/capture/flush", method="POST"
+    )
+    urllib.request.urlopen(flush, timeout=60).read()
+    s3 = target.client("s3")
+    prefix = f"{settings.capture_prefix}/{settings.endpoint_name}/"
+    count = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            count += len(s3.get_object(Bucket=settings.bucket, Key=obj["Key"])["Body"].read().splitlines())
+    return count
+
+
+def test_endpoint_faults_drive_the_failure_and_retry_paths(workflow: dict) -> None:
+    """Faults in the emulator, real functions, real capture: what AWS's runtime errors do to the workflow."""
+    settings: Settings = workflow["settings"]
+    target = target_for(settings)
+    key = "test/test_000001.png"
+    arn = _original(settings, "original_jsonpath.asl.json")
+    before = _captured(settings)
+    try:
+        # A model error reaches the classifier as a ClientError it reports; the state machine's Retry
+        # covers Lambda.* errors only, so the execution fails in the classifier, as it would on AWS.
+        faults.add_endpoint_fault(
+            target, endpoint=settings.endpoint_name, error="ModelError", count=1, message="OOM"
+        )
+        failed = _outcome(settings, arn, key)
+        assert (failed["status"], failed["error"]) == ("FAILED", "EndpointInvocationFailed")
+        assert failed["cause"]["errorMessage"].startswith(
+            f"endpoint '{settings.endpoint_name}': ModelError: "
+        )
+        assert (
+            'Received server error (500) from primary with message "OOM"' in failed["cause"]["errorMessage"]
+        )
+        assert failed["events"] == ["ExecutionStarted", *succeeded_task(), *failed_task(), "ExecutionFailed"]
+        assert _captured(settings) == before, "a failed invocation is not captured"
+
+        # Throttling is retried by boto3 inside the classifier (its default retry mode), as against AWS.
+        faults.add_endpoint_fault(
+            target, endpoint=settings.endpoint_name, error="ThrottlingException", count=2
+        )
+        retried = _outcome(settings, arn, key)
+        assert retried["status"] == "SUCCEEDED", retried
+        assert retried["events"] == SUCCEEDED
+        assert faults.list_faults(target)["endpoints"] == [], "both throttles were met"
+        assert _captured(settings) == before + 1, "only the invocation that reached the model is captured"
+    finally:
+        faults.clear_faults(target)

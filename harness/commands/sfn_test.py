@@ -43,6 +43,7 @@ def sfn_test(
     """Run the state machine with mocked Lambda results (MockConfigFile test cases): no model, no endpoint."""
     from harness.deploy import deploy
     from harness.names import STATE_MACHINE
+    from harness.staging import ensure_bucket
     from harness.targets import LocalTarget, target_for
 
     settings = settings_of(ctx)
@@ -70,6 +71,8 @@ def sfn_test(
 
     target.bring_up(settings, console=console)
     sfn_mocks.install(settings, source)
+    # deploy wires the bucket's photo events (harness/events.py): it must exist, staged or not.
+    ensure_bucket(target.client("s3"), settings.bucket, settings.region)
     arn = deploy(settings, target).state_machine_arn
     sfn = target.client("stepfunctions")
 

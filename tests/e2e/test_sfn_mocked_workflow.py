@@ -20,8 +20,9 @@ import pytest
 
 from harness import deploy, names, sfn_mocks
 from harness.config import Settings
+from harness.staging import ensure_bucket
 from harness.targets import target_for
-from tests.e2e.aws_histories import FAILED_IN_FILTER, SUCCEEDED, failed_task, succeeded_task
+from tests.e2e.aws_histories import FAILED_IN_FILTER, LOW_CONFIDENCE, SUCCEEDED, failed_task, succeeded_task
 
 pytestmark = pytest.mark.e2e
 
@@ -34,6 +35,7 @@ def mocked(embedded_cloud: Settings) -> dict[str, sfn_mocks.MockedRun]:
     settings = embedded_cloud.replace(threshold=THRESHOLD)
     config = sfn_mocks.install(settings, sfn_mocks.DEFAULT_MOCK_CONFIG)
     target = target_for(settings)
+    ensure_bucket(target.client("s3"), settings.bucket, settings.region)  # deploy wires its events
     arn = deploy.deploy(settings, target).state_machine_arn
     sfn = target.client("stepfunctions")
     cases = sfn_mocks.cases(config, names.STATE_MACHINE)
@@ -60,6 +62,7 @@ def test_success(mocked: dict[str, sfn_mocks.MockedRun]) -> None:
     run = mocked["Success"]
     assert (run.status, run.error, run.cause) == ("SUCCEEDED", None, None)
     assert run.output["body"]["inferences"] == [0.97, 0.03]
+    assert run.output["result"]["status"] == "classified"
     assert run.events == SUCCEEDED
 
 
@@ -69,7 +72,7 @@ def test_low_confidence_fails_in_the_real_filter(mocked: dict[str, sfn_mocks.Moc
     cause = _lambda_cause(run)
     assert cause["errorType"] == "ThresholdConfidenceNotMet"
     assert cause["errorMessage"] == f"top confidence 0.5500 (class 0) is below the threshold {THRESHOLD}"
-    assert run.events == FAILED_IN_FILTER
+    assert run.events == LOW_CONFIDENCE
 
 
 def test_service_exception_is_retried_then_succeeds(mocked: dict[str, sfn_mocks.MockedRun]) -> None:
@@ -79,7 +82,7 @@ def test_service_exception_is_retried_then_succeeds(mocked: dict[str, sfn_mocks.
         "ExecutionStarted",
         *succeeded_task(),
         *succeeded_task(1),
-        *succeeded_task(),
+        *succeeded_task() * 2,
         "ExecutionSucceeded",
     ]
     (failure,) = _event(run, "TaskFailed")

@@ -17,7 +17,7 @@ import pytest
 
 from harness.config import Settings
 from harness.targets import target_for
-from tests.e2e.lambda_zip import ROLE_ARN, deploy
+from tests.support.lambda_zip import ROLE_ARN, deploy
 
 pytestmark = pytest.mark.e2e
 

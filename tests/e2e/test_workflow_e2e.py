@@ -22,9 +22,8 @@ import pytest
 from harness import deploy, executions, faults
 from harness.config import Settings
 from harness.targets import target_for
-from tests.support.cifar import separable_batch, write_tarball
-from tests.cifar_fixtures import separable_batch, write_tarball
 from tests.e2e.aws_histories import FAILED_IN_SERIALIZER, ORIGINAL_SUCCEEDED, failed_task, succeeded_task
+from tests.support.cifar import separable_batch, write_tarball
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,15 @@ from typing import Any
 
 from localstack.runtime import hooks
 
-from localstack_plugin.patches import require_localstack_version
+from localstack_plugin.patches import Replaces, applied, require_localstack_version
+
+REPLACES = (
+    Replaces(
+        "localstack.services.stepfunctions.asl.parse.preprocessor",
+        "Preprocessor.visitPayload_binding_value",
+        "(self, ctx: localstack.services.stepfunctions.asl.antlr.runtime.ASLParser.ASLParser.Payload_binding_valueContext) -> localstack.services.stepfunctions.asl.component.common.payload.payloadvalue.payloadbinding.payload_binding.PayloadBindingValue",  # noqa: E501 (a signature, as inspect prints it)
+    ),
+)
 
 
 def path_binding_for(field: str, value: Any, classes: dict[str, Any]) -> Any | None:
@@ -61,3 +69,4 @@ def keyword_path_keys() -> None:
         return binding if replacement is None else replacement
 
     Preprocessor.visitPayload_binding_value = visit_payload_binding_value
+    applied("asl_path_keys")

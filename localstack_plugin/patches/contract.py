@@ -35,7 +35,8 @@ def check_module(name: str) -> dict[str, Any]:
         entry: dict[str, Any] = {"module": row.module, "attribute": row.attribute, "expected": row.signature}
         try:
             obj = functools.reduce(getattr, row.attribute.split("."), importlib.import_module(row.module))
-            entry["found"] = str(inspect.signature(obj))
+            # A replaced constant has no signature: its value stands in for one ("= '...'").
+            entry["found"] = str(inspect.signature(obj)) if callable(obj) else f"= {obj!r}"
         except Exception as exc:  # a missing module or attribute is exactly what this reports
             entry["found"] = None
             entry["problem"] = f"{type(exc).__name__}: {exc}"

@@ -16,7 +16,15 @@ from typing import Any
 
 from localstack.runtime import hooks
 
-from localstack_plugin.patches import require_localstack_version
+from localstack_plugin.patches import Replaces, applied, require_localstack_version
+
+REPLACES = (
+    Replaces(
+        "localstack.services.events.target",
+        "StatesTargetSender.send_event",
+        "(self, event, trace_header)",
+    ),
+)
 
 
 def execution_name(event: Any) -> str:
@@ -39,3 +47,4 @@ def states_target_without_id() -> None:
         )
 
     StatesTargetSender.send_event = send_event
+    applied("events_sfn_target")

@@ -16,7 +16,15 @@ from typing import Any
 
 from localstack.runtime import hooks
 
-from localstack_plugin.patches import require_localstack_version
+from localstack_plugin.patches import Replaces, applied, require_localstack_version
+
+REPLACES = (
+    Replaces(
+        "localstack.services.lambda_.invocation.lambda_service",
+        "LambdaService.update_version_state",
+        "(self, function_version: localstack.services.lambda_.invocation.lambda_models.FunctionVersion, new_state: localstack.services.lambda_.invocation.lambda_models.VersionState) -> None",  # noqa: E501 (a signature, as inspect prints it)
+    ),
+)
 
 
 @hooks.on_infra_start()
@@ -47,3 +55,4 @@ def record_failed_update_reason() -> None:
         )
 
     lambda_service.LambdaService.update_version_state = update_version_state
+    applied("lambda_update_reason")

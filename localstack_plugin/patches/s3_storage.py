@@ -18,9 +18,18 @@ import os
 
 from localstack.runtime import hooks
 
-from localstack_plugin.patches import require_localstack_version
+from localstack_plugin.patches import Replaces, applied, require_localstack_version
 
 ENV = "SCONES_S3_STORAGE_DIR"
+
+
+REPLACES = (
+    Replaces(
+        "localstack.services.s3.provider",
+        "DEFAULT_S3_TMP_DIR",
+        "= '/tmp/localstack-s3-storage'",
+    ),
+)
 
 
 @hooks.on_infra_start()
@@ -33,3 +42,4 @@ def s3_storage_in_harness_home() -> None:
 
     os.makedirs(directory, exist_ok=True)
     provider.DEFAULT_S3_TMP_DIR = directory
+    applied("s3_storage")

@@ -39,7 +39,7 @@ from typing import Any
 
 from localstack.runtime import hooks
 
-from localstack_plugin.patches import require_localstack_version
+from localstack_plugin.patches import Replaces, applied, require_localstack_version
 
 HASH_ALGORITHMS = {
     "MD5": "md5",
@@ -51,6 +51,45 @@ HASH_ALGORITHMS = {
 # AWS caps States.ArrayRange (and $range) at 1000 items.
 RANGE_LIMIT = 1000
 QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
+
+
+REPLACES = (
+    Replaces(
+        "localstack.services.stepfunctions.asl.jsonata.jsonata",
+        "eval_jsonata_expression",
+        "(jsonata_expression: 'JSONataExpression') -> 'Any'",
+    ),
+    Replaces(
+        "localstack.services.stepfunctions.asl.component.common.string.string_expression",
+        "eval_jsonata_expression",
+        "(jsonata_expression: 'JSONataExpression') -> 'Any'",
+    ),
+    Replaces(
+        "localstack.services.stepfunctions.asl.jsonata.validations",
+        "eval_jsonata_expression",
+        "(jsonata_expression: 'JSONataExpression') -> 'Any'",
+    ),
+    Replaces(
+        "localstack.services.stepfunctions.asl.component.common.string.string_expression",
+        "get_intrinsic_functions_declarations",
+        "(variable_references: set[str]) -> str",
+    ),
+    Replaces(
+        "localstack.services.stepfunctions.asl.component.common.string.string_expression",
+        "StringJSONata._eval_body",
+        "(self, env: localstack.services.stepfunctions.asl.eval.environment.Environment) -> None",
+    ),
+    Replaces(
+        "localstack.services.stepfunctions.asl.component.common.jsonata.jsonata_template_value",
+        "JSONataTemplateValue._field_name",
+        "(self) -> str | None",
+    ),
+    Replaces(
+        "localstack.services.stepfunctions.asl.component.common.parargs",
+        "Arguments._field_name",
+        "(self) -> str | None",
+    ),
+)
 
 
 class JSONataEvaluationError(Exception):
@@ -254,6 +293,7 @@ def evaluate_jsonata_in_python() -> None:
 
     jsonata_template_value.JSONataTemplateValue._field_name = _no_field_name
     parargs.Arguments._field_name = _arguments_field_name
+    applied("sfn_jsonata")
 
 
 def _no_field_name(self: Any) -> None:

@@ -21,7 +21,15 @@ from typing import Any
 
 from localstack.runtime import hooks
 
-from localstack_plugin.patches import require_localstack_version
+from localstack_plugin.patches import Replaces, applied, require_localstack_version
+
+REPLACES = (
+    Replaces(
+        "localstack.services.stepfunctions.asl.component.state.state_execution.state_task.mock_eval_utils",
+        "_eval_mocked_response_throw",
+        "(env: localstack.services.stepfunctions.asl.eval.environment.Environment, mocked_response: localstack.services.stepfunctions.mocking.mock_config.MockedResponseThrow) -> None",  # noqa: E501 (a signature, as inspect prints it)
+    ),
+)
 
 
 @hooks.on_infra_start()
@@ -68,3 +76,4 @@ def mock_states_errors() -> None:
     _eval_mocked_response_throw.__wrapped__ = original  # type: ignore[attr-defined]
     # eval_mocked_response looks the function up in its module's globals at call time.
     mock_eval_utils._eval_mocked_response_throw = _eval_mocked_response_throw
+    applied("sfn_mock_errors")

@@ -34,7 +34,7 @@ from typing import Any, Final
 
 from localstack.runtime import hooks
 
-from localstack_plugin.patches import require_localstack_version
+from localstack_plugin.patches import Replaces, applied, require_localstack_version
 
 ENDPOINT_VARIABLE = "SCONES_SAGEMAKER_ENDPOINT"
 # AWS's list (docs: "Create and manage Amazon SageMaker AI jobs with Step Functions"), less the jobs the
@@ -54,6 +54,20 @@ MODELED_ERRORS: Final[frozenset[str]] = frozenset(
 TRAINING_TERMINAL: Final[frozenset[str]] = frozenset({"Completed", "Failed", "Stopped"})
 TRAINING_FAILED: Final[frozenset[str]] = frozenset({"Failed", "Stopped"})
 CLIENT_TTL_S: Final[float] = 600.0
+
+
+REPLACES = (
+    Replaces(
+        "localstack.services.stepfunctions.asl.component.state.state_execution.state_task.state_task_factory",
+        "state_task_service_for",
+        "(service_name: 'str') -> 'StateTaskService'",
+    ),
+    Replaces(
+        "localstack.services.stepfunctions.asl.component.state.state_execution.state_task.service.state_task_service_aws_sdk",
+        "boto_client_for",
+        "(service: str, region: str, state_credentials: localstack.services.stepfunctions.asl.component.state.state_execution.state_task.credentials.StateCredentials) -> botocore.client.BaseClient",  # noqa: E501 (a signature, as inspect prints it)
+    ),
+)
 
 
 def error_name(code: str) -> str:
@@ -308,3 +322,4 @@ def sagemaker_state_tasks() -> None:
         return original_client(service=service, region=region, state_credentials=state_credentials)
 
     state_task_service_aws_sdk.boto_client_for = aws_sdk_client_for
+    applied("sfn_sagemaker")

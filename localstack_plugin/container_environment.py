@@ -64,6 +64,13 @@ def _tar_of(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
+# The runtime is the container's PID 1 and nothing in it sends SIGKILL: exit code 128 + 9 means the
+# kernel's OOM killer. Docker's ``OOMKilled`` flag alone is not enough: on some engines (cgroup v2
+# hosts, nested engines) the OOM event is lost or lands after the exit event, and the flag stays false.
+# A timeout kills the container too, but that is reported as ``Sandbox.Timedout`` before this is read.
+_SIGKILL_EXIT = 137
+
+
 class ContainerProcess:
     """A container that quacks like the ``subprocess.Popen`` :class:`ExecutionProcess` manages."""
 
@@ -115,8 +122,8 @@ class ContainerProcess:
             return self._code
         if self.container.status in ("exited", "dead"):
             state = self.container.attrs["State"]
-            self.oom_killed = bool(state.get("OOMKilled"))
             self._code = int(state["ExitCode"])
+            self.oom_killed = bool(state.get("OOMKilled")) or self._code == _SIGKILL_EXIT
         return self._code
 
     def kill(self) -> None:

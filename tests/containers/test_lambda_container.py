@@ -128,5 +128,5 @@ def test_timeout_kills_the_container_and_the_next_call_gets_a_fresh_one(
 def test_memory_size_is_the_containers_limit(environment: ExecutionContainer) -> None:
     outcome = _invoke(environment, {"action": "memory"})
     assert outcome.is_error, "a 300 MiB allocation must not fit in a 128 MB function"
-    assert json.loads(outcome.payload)["errorType"] == "Runtime.OutOfMemory"
-    assert "Runtime.OutOfMemory" in outcome.logs
+    assert json.loads(outcome.payload)["errorType"] == "Runtime.OutOfMemory", outcome.payload
+    assert "Runtime.OutOfMemory" in outcome.logs, outcome.logs

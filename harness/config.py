@@ -79,6 +79,9 @@ class Settings:
     # is missing on another version, with a warning in every invocation's log.
     lambda_interpreters: str = ""
     lambda_version_fallback: bool = False
+    # Execution environments (processes or containers) per function at most; more concurrent invocations
+    # wait for one to be free rather than fork hundreds of processes (0 = no cap; docs/lambda-runtime.md).
+    lambda_max_environments: int = 32
     # IAM evaluation of the calls functions and state machines make: enforce | log | off.
     iam_enforcement: str = "enforce"
 
@@ -94,6 +97,10 @@ class Settings:
             raise SettingsError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
         if not 0.0 <= self.threshold <= 1.0:
             raise SettingsError(f"threshold must be between 0 and 1, got {self.threshold}")
+        if self.lambda_max_environments < 0:
+            raise SettingsError(
+                f"lambda_max_environments must be 0 (no cap) or more, got {self.lambda_max_environments}"
+            )
         if self.epochs < 1:
             raise SettingsError(f"epochs must be at least 1, got {self.epochs}")
         if not self.bucket:

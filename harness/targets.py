@@ -71,7 +71,6 @@ class Target:
     sagemaker_url: str | None = None
     # Endpoints as seen from *inside* a Lambda function; differ from the host's under docker compose.
     function_localstack_url: str | None = None
-    function_sagemaker_url: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Target:
@@ -135,17 +134,16 @@ class Target:
         }
 
     def function_env(self) -> dict[str, str]:
-        """Per-service endpoint variables for deployed Lambda functions; none on AWS.
+        """The endpoint variable of deployed Lambda functions; none on AWS.
 
-        Credentials are not included: LocalStack's Lambda runtime injects its own, as AWS does.
+        Only ``AWS_ENDPOINT_URL``, LocalStack's main port, as a function someone else created has: its
+        SageMaker providers forward to the emulator, and that path is where IAM is evaluated (a per-service
+        variable pointing at the emulator's own port would skip it, so a call AWS would deny would pass).
+        Credentials are not included: LocalStack's Lambda runtime injects the role's, as AWS does.
         """
         ls = self.function_localstack_url or self.localstack_url
-        sm = self.function_sagemaker_url or self.sagemaker_url
-        assert ls and sm
-        return {
-            "AWS_ENDPOINT_URL": ls,
-            **{f"AWS_ENDPOINT_URL_{_env_service_name(s)}": sm for s in SAGEMAKER_SERVICES},
-        }
+        assert ls
+        return {"AWS_ENDPOINT_URL": ls}
 
     # --- lifecycle ---------------------------------------------------------------------------------
     def bring_up(self, settings: Settings, console: Console | None = None) -> None:
@@ -212,7 +210,6 @@ class LocalStackTarget(Target):
             region=settings.region,
             **_host_urls(settings),
             function_localstack_url="http://localstack:4566",
-            function_sagemaker_url=f"http://sagemaker-emulator:{settings.sagemaker_port}",
         )
 
     def bring_up(self, settings: Settings, console: Console | None = None) -> None:

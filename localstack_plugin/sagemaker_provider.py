@@ -68,31 +68,46 @@ class EmulatorForwarder:
 
     def __call__(self, context: RequestContext, service_request: ServiceRequest = None) -> Any:
         import urllib3
-        from localstack.http import Response
-        from localstack.http.request import get_full_raw_path, restore_payload
 
-        request = context.request
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
         try:
-            upstream = self.pool.urlopen(
-                request.method,
-                get_full_raw_path(request),
-                body=restore_payload(request),
-                headers=headers,
-                retries=False,
-                redirect=False,
-                preload_content=True,
-                decode_content=False,
-            )
+            return self.send(context.request)
         except urllib3.exceptions.HTTPError as exc:
             raise ServiceUnavailable(
                 f"the SageMaker emulator at {self.url} does not answer ({type(exc).__name__}); "
                 f"start it (harness up) or set {EMULATOR_URL_ENV}"
             ) from exc
+
+    def send(self, request: Any) -> Any:
+        """The emulator's answer to ``request`` as a LocalStack ``Response`` (raises urllib3's errors)."""
+        from localstack.http import Response
+        from localstack.http.request import get_full_raw_path, restore_payload
+
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        upstream = self.pool.urlopen(
+            request.method,
+            get_full_raw_path(request),
+            body=restore_payload(request),
+            headers=headers,
+            retries=False,
+            redirect=False,
+            preload_content=True,
+            decode_content=False,
+        )
         response_headers = [
             (k, v) for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP | _GATEWAY_OWN
         ]
         return Response(upstream.data, status=upstream.status, headers=response_headers)
+
+
+_forwarders: dict[str, EmulatorForwarder] = {}
+
+
+def forwarder(url: str | None = None) -> EmulatorForwarder:
+    """One forwarder (one connection pool) per emulator URL, shared by the providers and the fast path."""
+    url = url or emulator_url()
+    if url not in _forwarders:
+        _forwarders.setdefault(url, EmulatorForwarder(url))
+    return _forwarders[url]
 
 
 def forwarding_service(api: str) -> Service:
@@ -101,7 +116,7 @@ def forwarding_service(api: str) -> Service:
     from localstack.aws.spec import load_service
 
     model = load_service(api)
-    handler = EmulatorForwarder(emulator_url())
+    handler = forwarder()
     table = dict.fromkeys(model.operation_names, handler)
     return Service(name=api, skeleton=Skeleton(model, table))
 

@@ -160,6 +160,7 @@ def launch_spec(settings: Settings, python: Path) -> LaunchSpec:
             "LAMBDA_PYTHON_INTERPRETERS": settings.lambda_interpreters,
             "LAMBDA_PYTHON_FALLBACK": "1" if settings.lambda_version_fallback else "0",
             "HARNESS_IAM_ENFORCEMENT": settings.iam_enforcement,
+            "HARNESS_LAMBDA_MAX_ENVIRONMENTS": str(settings.lambda_max_environments),
             # sagemaker:* state tasks go to the emulator (localstack_plugin/patches/sfn_sagemaker.py)
             "SCONES_SAGEMAKER_ENDPOINT": f"http://127.0.0.1:{settings.sagemaker_port}",
             # SageMaker on the main port, forwarded to the emulator on its own port (one endpoint for all).

@@ -127,17 +127,29 @@ def check(context: Any) -> tuple[str, str, str] | None:
     operation = getattr(getattr(context, "operation", None), "name", None)
     if service not in iam_actions.ENFORCED or not operation:
         return None
-    access_key = access_key_of(context.request.headers, context.request.args)
+    return refusal(
+        service,
+        operation,
+        context.service_request or {},
+        context.region,
+        context.account_id,
+        access_key_of(context.request.headers, context.request.args),
+    )
+
+
+def refusal(
+    service: str, operation: str, params: Any, region: str, account: str, access_key: str | None
+) -> tuple[str, str, str] | None:
+    """:func:`check` for a call already identified: also used by the InvokeEndpoint fast path
+    (:mod:`localstack_plugin.patches.invoke_endpoint_fast_path`), which has not parsed the request."""
     if not access_key or not access_key.startswith(_TEMPORARY_KEY_PREFIXES):
         return None
-    session = _session(context.account_id, access_key)
+    session = _session(account, access_key)
     if session is None:
         return None
     role_name, caller = session
-    needs = iam_actions.required(
-        service, operation, context.service_request or {}, context.region, context.account_id
-    )
-    policies = role_policies(context.account_id, role_name)
+    needs = iam_actions.required(service, operation, params, region, account)
+    policies = role_policies(account, role_name)
     for need in needs:
         resources = [need.resource] if need.resource else ["*"]
         decision = iam_policy.evaluate(policies, need.action, resources, need.context)

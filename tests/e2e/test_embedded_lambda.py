@@ -205,3 +205,31 @@ def test_fifty_concurrent_invocations_each_get_their_own_result(embedded_cloud: 
     assert [body["n"] for _, body in results] == list(range(50))
     assert [body["square"] for _, body in results] == [n * n for n in range(50)]
     assert len({body["request_id"] for _, body in results}) == 50
+
+
+PID = """
+import os, time
+
+def handler(event, context):
+    time.sleep(0.5)  # every invocation overlaps every other: uncapped, each would get its own environment
+    return {"pid": os.getpid(), "n": event["n"]}
+"""
+
+
+def test_invocations_beyond_the_environment_cap_wait_and_all_succeed(embedded_cloud: Settings) -> None:
+    """HARNESS_LAMBDA_MAX_ENVIRONMENTS (localstack_plugin/patches/lambda_environment_cap.py): 3 x cap
+    invocations at once get at most cap environments (a soft cap: a race may start one or two more),
+    and every one of them succeeds."""
+    cap = embedded_cloud.lambda_max_environments
+    if cap == 0 or cap > 8:
+        pytest.skip(f"lambda_max_environments={cap}; this test needs a cap of 1-8 (tox sets 4)")
+    calls = 3 * cap
+    config = botocore.config.Config(max_pool_connections=calls, read_timeout=120, retries={"max_attempts": 0})
+    lam = target_for(embedded_cloud).client("lambda", config=config)
+    name = deploy(lam, PID, prefix="capped")
+    with ThreadPoolExecutor(max_workers=calls) as pool:
+        results = list(pool.map(lambda n: _invoke(lam, name, {"n": n}), range(calls)))
+    assert all("FunctionError" not in response for response, _ in results), [b for _, b in results]
+    assert [body["n"] for _, body in results] == list(range(calls))
+    environments = {body["pid"] for _, body in results}
+    assert len(environments) <= cap + 2, f"{len(environments)} environments for a cap of {cap}"

@@ -132,11 +132,17 @@ def test_long_running_services_have_healthchecks_and_the_docker_socket(compose: 
 
 
 def test_function_endpoints_of_the_localstack_target_match_the_services(compose: dict[str, Any]) -> None:
-    """harness/targets.py hands functions compose names and ports: they must exist in the file."""
+    """harness/targets.py hands functions compose names and ports: they must exist in the file, and the
+    compose LocalStack must forward SageMaker to the emulator (functions get only AWS_ENDPOINT_URL)."""
     target = target_for(Settings(target="localstack"))
-    ls, sm = urlparse(target.function_localstack_url), urlparse(target.function_sagemaker_url)
+    ls = urlparse(target.function_localstack_url)
     assert ls.hostname == "localstack" and ls.hostname in compose["services"]
     assert "127.0.0.1:4566:4566" in compose["services"]["localstack"]["ports"]
+    env = compose["services"]["localstack"]["environment"]
+    assert {"sagemaker", "sagemaker-runtime"} <= set(env["SERVICES"].split(","))
+    assert env["PROVIDER_OVERRIDE_SAGEMAKER"] == env["PROVIDER_OVERRIDE_SAGEMAKER_RUNTIME"] == "emulator"
+    sm = urlparse(env["SAGEMAKER_EMULATOR_URL"])
+    assert env["SCONES_SAGEMAKER_ENDPOINT"] == env["SAGEMAKER_EMULATOR_URL"]
     emulator = compose["services"][sm.hostname]
     command = emulator["command"]
     assert command[command.index("--port") + 1] == str(sm.port) == "4577"

@@ -88,10 +88,12 @@ def test_deploy_creates_then_changes_nothing_then_updates(aws) -> None:
     assert sorted(doc["Statement"][0]["Resource"]) == sorted([*arns, *(f"{a}:*" for a in arns)])
 
 
-def test_local_target_functions_get_endpoint_variables() -> None:
+def test_local_target_functions_get_only_the_main_port() -> None:
     settings = Settings(localstack_port=4566, sagemaker_port=4577)
     env = deploy.function_environment(settings, target_for(settings))
-    assert env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] == "http://127.0.0.1:4577"
+    # SageMaker through LocalStack's gateway, where IAM is evaluated, as for a function anyone created.
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
+    assert not [k for k in env if k.startswith("AWS_ENDPOINT_URL_")]
     assert env["ENDPOINT_NAME"] == "scones-image-classifier" and env["THRESHOLD"] == "0.93"
 
 

@@ -411,6 +411,10 @@ def concurrent_executions(args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
+def _end_on_signal(signum: int, _frame: Any) -> None:
+    raise SystemExit(f"reliability: interrupted by {signal.Signals(signum).name}; tearing down")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="*", choices=sorted(CHECKS), help="run these checks only")
@@ -422,6 +426,10 @@ def main() -> int:
     mini = REPO.parent / "shared" / "data" / "cifar-100-mini.tar.gz"
     parser.add_argument("--dataset", type=Path, default=mini, help="CIFAR-100 tarball (the real mini one)")
     args = parser.parse_args()
+    # SIGTERM and SIGHUP kill a Python process without running a ``finally``: the checks' teardowns
+    # (the embedded cloud of concurrent_executions, the emulator rigs) would be left running.
+    for ending in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(ending, _end_on_signal)
     warnings.filterwarnings("ignore")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
     figures: dict[str, Any] = {}

@@ -10,10 +10,11 @@ Starts moto's S3/Logs server and the emulator (``python -m sagemaker_emulator``)
   keep-alive HTTP client (``http.client``) and body, sequentially: the difference is what the
   emulator adds (target p50 <= 2 ms). boto3 through the emulator is shown for reference.
 * InvokeEndpoint through LocalStack's main port (the project's ``sagemaker-runtime:emulator`` provider
-  forwards to the same emulator) vs the emulator's own port, same client and body: the difference is
-  what the gateway adds (target p50 < 2 ms). LocalStack answers ``Connection: close`` unless the
-  client asks for keep-alive (its hypercorn work-around), so that row reconnects per request, as boto3
-  does. ``--no-gateway`` skips it (it needs LocalStack's venv, built by the first ``harness up``).
+  and its fast path, localstack_plugin/patches/invoke_endpoint_fast_path.py, forward to the same
+  emulator) vs the emulator's own port, same client and body: the difference is what the gateway adds
+  (target p50 < 2 ms). The embedded LocalStack runs its default server, twisted, which keeps the
+  connection alive; a second row asks for keep-alive explicitly (what hypercorn would need).
+  ``--no-gateway`` skips them (they need LocalStack's venv, built by the first ``harness up``).
 * CreateEndpoint until DescribeEndpoint says InService, polled every 10 ms (target <= 3 s).
 
 Readable rows first, then one final line of JSON with the figures.
@@ -231,8 +232,11 @@ def main() -> int:
             gateway, gateway_port = start_gateway(tmp, port)
             path = f"/endpoints/{endpoint}/invocations"
             emulator_again = time_posts("127.0.0.1", port, path, args.invokes)
-            main = time_posts(
-                "127.0.0.1", gateway_port, path, args.invokes, signed_headers(gateway_port, path)
+            signed = signed_headers(gateway_port, path)
+            main = time_posts("127.0.0.1", gateway_port, path, args.invokes, signed)
+            # The same, asking for keep-alive: LocalStack then leaves the connection open.
+            main_kept = time_posts(
+                "127.0.0.1", gateway_port, path, args.invokes, {**signed, "Connection": "keep-alive"}
             )
             emulator_port_times = via + emulator_again
             gsmr = boto3.client(
@@ -251,6 +255,10 @@ def main() -> int:
                 "main_port_p95_ms": round(pct(main, 0.95), 3),
                 "gateway_overhead_p50_ms": round(pct(main, 0.5) - pct(emulator_port_times, 0.5), 3),
                 "gateway_overhead_p95_ms": round(pct(main, 0.95) - pct(emulator_port_times, 0.95), 3),
+                "main_port_keepalive_p50_ms": round(pct(main_kept, 0.5), 3),
+                "gateway_overhead_keepalive_p50_ms": round(
+                    pct(main_kept, 0.5) - pct(emulator_port_times, 0.5), 3
+                ),
                 "boto3_via_main_port_p50_ms": round(pct(gboto, 0.5), 3),
                 "boto3_gateway_overhead_p50_ms": round(pct(gboto, 0.5) - pct(boto, 0.5), 3),
             }
@@ -290,6 +298,8 @@ def main() -> int:
                     "gateway_overhead_p50_ms",
                     "gateway_overhead_p95_ms",
                 ),
+                ("main port, client asks keep-alive (ms)", "main_port_keepalive_p50_ms", None),
+                ("  its overhead over the emulator port (ms)", "gateway_overhead_keepalive_p50_ms", None),
                 ("boto3 invoke_endpoint via main port (ms)", "boto3_via_main_port_p50_ms", None),
                 ("boto3: main port over emulator port (ms)", "boto3_gateway_overhead_p50_ms", None),
             ]

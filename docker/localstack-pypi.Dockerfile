@@ -14,7 +14,7 @@ COPY localstack_plugin/ /opt/scones/localstack_plugin/
 RUN pip install --no-cache-dir --no-deps /opt/scones/localstack_plugin && rm -rf /opt/offline
 
 ENV GATEWAY_LISTEN=0.0.0.0:4566 \
-    GATEWAY_SERVER=hypercorn \
+    GATEWAY_SERVER=twisted \
     DNS_ADDRESS=0 \
     DISABLE_EVENTS=1 \
     SKIP_SSL_CERT_DOWNLOAD=1 \

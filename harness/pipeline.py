@@ -117,20 +117,35 @@ def run_pipeline(
     log(f"pipeline execution {name} started")
     seen: set[str] = set()
     deadline = time.monotonic() + timeout_s
-    while True:
-        desc = sfn.describe_execution(executionArn=execution)
-        for event in _entered_states(sfn, execution):
-            if event not in seen:
-                seen.add(event)
-                log(f"  pipeline: {event}")
-        if desc["status"] in TERMINAL:
-            break
-        if time.monotonic() > deadline:
-            raise PipelineFailed("RUNNING", "Timeout", f"still running after {timeout_s:.0f} s: {execution}")
-        time.sleep(1.0)
+    try:
+        while True:
+            desc = sfn.describe_execution(executionArn=execution)
+            for event in _entered_states(sfn, execution):
+                if event not in seen:
+                    seen.add(event)
+                    log(f"  pipeline: {event}")
+            if desc["status"] in TERMINAL:
+                break
+            if time.monotonic() > deadline:
+                raise PipelineFailed(
+                    "RUNNING", "Timeout", f"still running after {timeout_s:.0f} s: {execution}"
+                )
+            time.sleep(1.0)
+    except BaseException as exc:  # a signal (RunInterrupted), a deadline, a lost connection
+        # Left running, the execution would go on to create an endpoint after the run's teardown.
+        _stop(sfn, execution, f"the harness run waiting for it ended: {exc}", log)
+        raise
     if desc["status"] != "SUCCEEDED":
         raise PipelineFailed(desc["status"], desc.get("error", ""), desc.get("cause", ""))
     return PipelineRun(execution, json.loads(desc.get("output") or "{}"), time.perf_counter() - start)
+
+
+def _stop(sfn: Any, execution: str, cause: str, log: Log) -> None:
+    try:
+        sfn.stop_execution(executionArn=execution, error="Harness.RunEnded", cause=cause[:32768])
+        log(f"stopped pipeline execution {execution.rsplit(':', 1)[-1]}")
+    except Exception as exc:  # already ended, or the cloud is gone: nothing left to stop
+        log(f"could not stop pipeline execution {execution}: {exc}")
 
 
 def _entered_states(sfn: Any, execution_arn: str) -> list[str]:

@@ -171,7 +171,9 @@ def _run_phases(
     if options.pipeline == "stepfunctions":
         with _phase(result, "pipeline", log):
             role = sagemaker_role(settings, target)
-            result.training_job, result.endpoint = _run_pipeline(settings, target, sfn, role, num_train, log)
+            result.training_job, result.endpoint = _run_pipeline(
+                settings, target, sfn, role, num_train, result, log
+            )
     else:
         _train_and_host(settings, target, result, s3, sm, logs, num_train, bars, log)
 
@@ -213,13 +215,23 @@ def _run_phases(
 
 
 def _run_pipeline(
-    settings: Settings, target: Target, sfn: Any, role: str, num_train: int, log: Callable[[str], None]
+    settings: Settings,
+    target: Target,
+    sfn: Any,
+    role: str,
+    num_train: int,
+    result: RunResult,
+    log: Callable[[str], None],
 ) -> tuple[str, str]:
-    """Train and deploy through the pipeline state machine; returns (training job, endpoint)."""
+    """Train and deploy through the pipeline state machine; returns (training job, endpoint).
+
+    The job is recorded as started, so a run that ends early stops it (the execution itself is stopped
+    by :func:`harness.pipeline.run_pipeline`) and deletes whatever endpoint the pipeline got to create."""
     from harness import pipeline
 
     arn, _ = pipeline.deploy_pipeline(settings, target, role, log)
     execution_input = pipeline.pipeline_input(settings, role, num_train, pipeline.pipeline_job_name())
+    result.training_started = execution_input["TrainingJob"]["TrainingJobName"]
     try:
         run = pipeline.run_pipeline(sfn, arn, execution_input, log)
     except pipeline.PipelineFailed as exc:

@@ -146,9 +146,10 @@ def launch_spec(settings: Settings, python: Path) -> LaunchSpec:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_DROPPED_ENV_PREFIXES)}
     env.update(
         {
-            # hypercorn honours the host part of GATEWAY_LISTEN; the default twisted server binds 0.0.0.0.
+            # LocalStack's default server (twisted), which keeps connections alive; it listens on 127.0.0.1
+            # only with localstack_plugin/patches/gateway_listen_host.py (4.9.2 drops an IPv4 host).
             "GATEWAY_LISTEN": f"127.0.0.1:{port}",
-            "GATEWAY_SERVER": "hypercorn",
+            "GATEWAY_SERVER": "twisted",
             "LOCALSTACK_HOST": f"127.0.0.1:{port}",
             "DNS_ADDRESS": "0",
             "DISABLE_EVENTS": "1",

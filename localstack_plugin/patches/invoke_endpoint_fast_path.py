@@ -95,7 +95,9 @@ def invoke_endpoint_fast_path() -> None:
         if iam_enforcement.mode() != "off":
             account = get_account_id_from_access_key_id(access_key)
             params = {"EndpointName": name}
-            if iam_enforcement.refusal("sagemaker-runtime", "InvokeEndpoint", params, region, account, access_key):
+            if iam_enforcement.refusal(
+                "sagemaker-runtime", "InvokeEndpoint", params, region, account, access_key
+            ):
                 return  # the full chain refuses (or, in log mode, logs) it, in AWS's words
         try:
             answer = forwarder().send(request)

@@ -33,7 +33,9 @@ class _ExitedContainer:
         (0, False, False),
     ],
 )
-def test_exit_status_says_whether_the_kernel_killed_it_for_memory(exit_code: int, flag: bool, oom: bool) -> None:
+def test_exit_status_says_whether_the_kernel_killed_it_for_memory(
+    exit_code: int, flag: bool, oom: bool
+) -> None:
     left, right = socket.socketpair()
     right.close()  # the attach stream ends at once, as it does when the container exits
     process = ContainerProcess(client=None, container=_ExitedContainer(exit_code, flag), socket=left)

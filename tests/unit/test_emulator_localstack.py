@@ -23,7 +23,7 @@ def test_launch_spec_binds_loopback_and_keeps_state_in_home(tmp_path: Path, monk
     spec = localstack.launch_spec(_settings(tmp_path, localstack_port=4999), Path("/venv/bin/python"))
 
     assert spec.cmd == ["/venv/bin/python", "-m", "localstack.runtime.main"]
-    assert spec.env["GATEWAY_LISTEN"] == "127.0.0.1:4999" and spec.env["GATEWAY_SERVER"] == "hypercorn"
+    assert spec.env["GATEWAY_LISTEN"] == "127.0.0.1:4999" and spec.env["GATEWAY_SERVER"] == "twisted"
     assert spec.env["LAMBDA_RUNTIME_EXECUTOR"] == "local"
     assert spec.env["LAMBDA_EXECUTOR_PYTHON"] == sys.executable
     assert spec.env["TMPDIR"] == str((tmp_path / "home" / "localstack" / "tmp").resolve())

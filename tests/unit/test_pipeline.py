@@ -133,3 +133,44 @@ def test_watch_follows_executions_until_they_end() -> None:
 )
 def test_failed_outcomes_show_the_error(desc: dict[str, Any], outcome: str) -> None:
     assert watch.outcome_of(desc) == outcome
+
+
+class _RunningPipeline:
+    """A Step Functions client whose one execution runs until it is stopped."""
+
+    def __init__(self) -> None:
+        self.stopped: list[dict[str, Any]] = []
+
+    def start_execution(self, **kwargs: Any) -> dict[str, Any]:
+        return {"executionArn": f"arn:aws:states:us-east-1:123456789012:execution:pipe:{kwargs['name']}"}
+
+    def describe_execution(self, executionArn: str) -> dict[str, Any]:
+        return {"status": "ABORTED" if self.stopped else "RUNNING"}
+
+    def get_execution_history(self, **_kwargs: Any) -> dict[str, Any]:
+        return {"events": [{"stateEnteredEventDetails": {"name": "Train"}}]}
+
+    def stop_execution(self, **kwargs: Any) -> dict[str, Any]:
+        self.stopped.append(kwargs)
+        return {}
+
+
+def test_a_run_that_ends_while_waiting_stops_the_pipeline_execution(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Left running, the execution would create an endpoint after the run's teardown deleted it."""
+    import signal
+
+    from harness.interrupts import RunInterrupted
+
+    def interrupted(_seconds: float) -> None:
+        raise RunInterrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(pipeline.time, "sleep", interrupted)
+    sfn, lines = _RunningPipeline(), []
+    execution_input = {"TrainingJob": {"TrainingJobName": "scones-ic-pipe-1"}}
+    with pytest.raises(RunInterrupted):
+        pipeline.run_pipeline(
+            sfn, "arn:aws:states:us-east-1:123456789012:stateMachine:pipe", execution_input, lines.append
+        )
+    assert [s["executionArn"].rsplit(":", 1)[-1] for s in sfn.stopped] == ["scones-ic-pipe-1"]
+    assert sfn.stopped[0]["error"] == "Harness.RunEnded" and "SIGTERM" in sfn.stopped[0]["cause"]
+    assert "stopped pipeline execution scones-ic-pipe-1" in lines

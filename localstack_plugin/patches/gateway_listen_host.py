@@ -43,7 +43,9 @@ def twisted_listens_on_its_host() -> None:
     from localstack import config
     from localstack.runtime.server import twisted as server
 
-    def register(self: Any, gateway: Any, listen: list[Any], ssl_creds: tuple[str, str] | None = None) -> None:
+    def register(
+        self: Any, gateway: Any, listen: list[Any], ssl_creds: tuple[str, str] | None = None
+    ) -> None:
         from localstack.aws.serving.twisted import TLSMultiplexerFactory
         from rolo.serving.twisted import TwistedGateway
         from twisted.internet import endpoints, reactor, ssl

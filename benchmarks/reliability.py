@@ -34,6 +34,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -346,9 +347,17 @@ def concurrent_executions(args: argparse.Namespace) -> dict[str, Any]:
 
     ls_port, sm_port = free_ports(2)
     home = Path(tempfile.mkdtemp(prefix="reliability-executions-"))
+    caps = {} if args.max_environments is None else {"lambda_max_environments": args.max_environments}
     settings = load_settings(environ={}).replace(
-        target="local", home=home, localstack_port=ls_port, sagemaker_port=sm_port, threshold=0.0, epochs=2
+        **caps,
+        target="local",
+        home=home,
+        localstack_port=ls_port,
+        sagemaker_port=sm_port,
+        threshold=0.0,
+        epochs=2,
     )
+    keep_home = True  # until the check has passed: its logs say why an execution failed
     try:
         setup = time.perf_counter()
         result = run(settings, RunOptions(dataset=str(args.dataset), executions=1))
@@ -378,18 +387,27 @@ def concurrent_executions(args: argparse.Namespace) -> dict[str, Any]:
             deadline_s=args.execution_deadline,
         )
         wall = time.perf_counter() - started
+        wrong: dict[str, int] = {}
+        causes: dict[str, str] = {}  # the first cause of each reason
+        for r in runs:
+            expected = reference[r.key]
+            if r.status != "SUCCEEDED":
+                why = r.error or r.status
+            elif not r.inferences or any(
+                abs(a - b) > 1e-6 for a, b in zip(r.inferences, expected, strict=True)
+            ):
+                why = "inferences differ from the image's own"
+            else:
+                continue
+            wrong[why] = wrong.get(why, 0) + 1
+            causes.setdefault(why, (r.cause or "")[:400])
+        keep_home = bool(wrong)
     finally:
-        stack.down(settings, reset=True)
-    wrong: dict[str, int] = {}
-    for r in runs:
-        expected = reference[r.key]
-        if r.status != "SUCCEEDED":
-            why = r.error or r.status
-        elif not r.inferences or any(abs(a - b) > 1e-6 for a, b in zip(r.inferences, expected, strict=True)):
-            why = "inferences differ from the image's own"
+        stack.down(settings, reset=not keep_home)
+        if keep_home:
+            print(f"the embedded cloud's home (logs) is kept: {home}")
         else:
-            continue
-        wrong[why] = wrong.get(why, 0) + 1
+            shutil.rmtree(home, ignore_errors=True)
     summary = executions.summarise(runs, {})
     figures = {
         "executions": len(runs),
@@ -397,6 +415,8 @@ def concurrent_executions(args: argparse.Namespace) -> dict[str, Any]:
         "distinct_images": len(images),
         "wrong_results": sum(wrong.values()),
         "wrong_by_reason": wrong,
+        "first_cause_by_reason": causes,
+        "max_environments_per_function": settings.lambda_max_environments,
         "executions_wall_s": round(wall, 2),
         "executions_per_s": round(len(runs) / wall, 1),
         "latency_ms_p50": round(summary["latency_ms_p50"], 1),
@@ -423,6 +443,12 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="model server kills")
     parser.add_argument("--executions", type=int, default=500, help="executions in flight at once")
     parser.add_argument("--execution-deadline", type=float, default=300.0, help="seconds per execution")
+    parser.add_argument(
+        "--max-environments",
+        type=int,
+        default=None,
+        help="execution environments per function (the harness's lambda_max_environments; default: its own)",
+    )
     mini = REPO.parent / "shared" / "data" / "cifar-100-mini.tar.gz"
     parser.add_argument("--dataset", type=Path, default=mini, help="CIFAR-100 tarball (the real mini one)")
     args = parser.parse_args()

@@ -297,9 +297,15 @@ class _Output:
         threading.Thread(target=self._pump, args=(fd, stream), name="lambda-output", daemon=True).start()
 
     def _pump(self, fd: int, stream: object) -> None:
+        # poll(), not select(): select() refuses descriptors past FD_SETSIZE (1024), and LocalStack
+        # holds more than that with a few hundred executions in flight. When it did, this thread died,
+        # closed the pipe (the runtime's next print was a BrokenPipeError: "exit status 1") and left
+        # ``_fd`` naming a number the process soon reused for a socket, which ``drain`` then blocked on.
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
         try:
             while True:
-                select.select([fd], [], [], 0.5)
+                poller.poll(500)
                 with self._lock:
                     if self._fd != fd:
                         return
@@ -309,6 +315,9 @@ class _Output:
         except (OSError, ValueError):
             return
         finally:
+            with self._lock:
+                if self._fd == fd:  # never leave a closed descriptor's number behind
+                    self._fd = None
             stream.close()  # type: ignore[attr-defined]
 
     def _read(self, fd: int) -> int | None:

@@ -250,3 +250,39 @@ def test_layers_are_importable_after_the_code_and_the_task_root_is_read_only(tmp
     assert body["cwd"] == str(code)
     if sandbox.namespaces_available():
         assert body["writable"] is False and not (code / "written-by-handler").exists()
+
+
+def test_output_of_a_runtime_whose_pipe_is_past_fd_setsize_is_read() -> None:
+    """With a few hundred executions in flight LocalStack holds over 1024 descriptors; select() refuses
+    those, which once killed the reader, closed the runtime's stdout ("exit status 1" at its next print)
+    and left a stale descriptor number that a later read blocked on."""
+    import os
+    import resource
+    import subprocess
+
+    from localstack_plugin.environment import _Output
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the hard limit on open files is {hard}: cannot hold a descriptor past 1024")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    padding = []
+    try:
+        while not padding or padding[-1] < 1030:
+            padding.append(os.open(os.devnull, os.O_RDONLY))
+        script = "import time; print('before', flush=True); time.sleep(0.3); print('after')"
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stdout.fileno() > 1024
+        output = _Output()
+        output.attach(proc.stdout)
+        assert proc.wait(10) == 0, "the runtime's stdout must stay open while it runs"
+        deadline = time.monotonic() + 5
+        text = ""
+        while "after" not in text and time.monotonic() < deadline:
+            text += output.take()
+            time.sleep(0.05)
+        assert text.split() == ["before", "after"]
+    finally:
+        for fd in padding:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

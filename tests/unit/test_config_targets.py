@@ -32,6 +32,10 @@ def test_config_file_from_env_and_top_level_table(tmp_path: Path) -> None:
         ({"environ": {"HARNESS_THRESHOLD": "high"}}, "threshold from HARNESS_THRESHOLD: cannot read 'high'"),
         ({"environ": {"HARNESS_TARGET": "gcp"}}, "target must be one of local, localstack, aws"),
         ({"environ": {}, "threshold": 1.5}, "threshold must be between 0 and 1"),
+        (
+            {"environ": {"HARNESS_LAMBDA_MAX_ENVIRONMENTS": "-1"}},
+            r"lambda_max_environments must be 0 \(no cap\) or more, got -1",
+        ),
         ({"environ": {}, "config_file": Path("/nonexistent/harness.toml")}, "does not exist"),
     ],
 )

@@ -25,6 +25,7 @@ def test_launch_spec_binds_loopback_and_keeps_state_in_home(tmp_path: Path, monk
     assert spec.cmd == ["/venv/bin/python", "-m", "localstack.runtime.main"]
     assert spec.env["GATEWAY_LISTEN"] == "127.0.0.1:4999" and spec.env["GATEWAY_SERVER"] == "twisted"
     assert spec.env["LAMBDA_RUNTIME_EXECUTOR"] == "local"
+    assert spec.env["HARNESS_LAMBDA_MAX_ENVIRONMENTS"] == "32"  # the plugin's cap, from the settings
     assert spec.env["LAMBDA_EXECUTOR_PYTHON"] == sys.executable
     assert spec.env["TMPDIR"] == str((tmp_path / "home" / "localstack" / "tmp").resolve())
     assert "AWS_ENDPOINT_URL" not in spec.env and "PYTHONPATH" not in spec.env

@@ -4,8 +4,8 @@ Input: the serializer's output (``{"body": {"image_data": ...}}``) or the same
 keys at the top level. Output: the body with ``inferences = [p_bicycle, p_motorcycle]``.
 
 The endpoint is called with plain boto3 (``sagemaker-runtime``), so the same code
-reaches Amazon SageMaker or an emulator depending only on
-``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``. Bytes that are not an image are refused
+reaches Amazon SageMaker or an emulator depending only on the endpoint variables
+boto3 reads (``AWS_ENDPOINT_URL`` on the local targets). Bytes that are not an image are refused
 before the endpoint is called: a bad payload should not cost an inference (or
 land in the data capture).
 """

@@ -372,12 +372,14 @@ class EndpointDeployer:
             runtime, ep.runtime = ep.runtime, None
         if runtime is not None:
             runtime.stop(drain_timeout=5.0)
+        # Files first: once DescribeEndpoint says it is gone, nothing of it is left (a client that waits
+        # for the deletion and then reuses the name must not meet the old model's folder).
+        shutil.rmtree(host.state_dir / "endpoints" / ep.name, ignore_errors=True)
         with host.lock:
             if host.endpoints.get(ep.name) is ep:
                 del host.endpoints[ep.name]
                 self._cancel.pop(ep.name, None)
             host.forget(ep)
-        shutil.rmtree(host.state_dir / "endpoints" / ep.name, ignore_errors=True)
 
 
 def describe_variants(host: Host, config: EndpointConfig) -> list[dict[str, Any]]:

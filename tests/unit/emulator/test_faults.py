@@ -26,17 +26,21 @@ def server_pid(state_dir: Path, endpoint: str) -> int:
 
 
 def test_a_killed_model_server_is_replaced_and_in_flight_requests_get_model_error(
-    sm, smr, s3, bucket, logs, emulator
+    sm, smr, s3, bucket, logs, emulator, tmp_path: Path
 ):
     name = unique("ep-kill")
-    deploy(sm, name, put_model(s3, bucket, "v1"), env={"SERVER_DELAY": "1.5"})
+    arrived = tmp_path / "arrived"
+    deploy(sm, name, put_model(s3, bucket, "v1"), env={"SERVER_DELAY": "1.5", "SERVER_ARRIVED": str(arrived)})
     pid = server_pid(emulator.state_dir, name)
     with ThreadPoolExecutor(max_workers=1) as pool:
         in_flight = pool.submit(
             smr.invoke_endpoint, EndpointName=name, Body=b"{}", ContentType="application/json"
         )
-        time.sleep(0.5)  # the request is now waiting inside the model server (SERVER_DELAY)
-        os.killpg(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while not arrived.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert arrived.exists(), "the request never reached the model server"
+        os.killpg(pid, signal.SIGKILL)  # the request is now waiting inside the model server (SERVER_DELAY)
         with pytest.raises(ClientError) as info:
             in_flight.result(timeout=30)
     err = info.value.response

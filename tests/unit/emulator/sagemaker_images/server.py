@@ -3,7 +3,8 @@
 ``GET /ping``; ``POST /invocations`` answers JSON ``{"model": <model/version.txt>, "echo": <body>,
 "content_type": ..., "accept": ..., "custom": ...}`` (or the raw body when Accept is
 ``application/octet-stream``); a body of ``boom`` answers 500. Env ``SERVER_MODE=noping`` never
-passes /ping, ``SERVER_MODE=exit`` exits at once; ``SERVER_DELAY`` sleeps per request.
+passes /ping, ``SERVER_MODE=exit`` exits at once; ``SERVER_DELAY`` sleeps per request;
+``SERVER_ARRIVED`` names a file created when a request has arrived (a test's readiness signal).
 """
 
 import asyncio
@@ -24,6 +25,7 @@ model_dir = Path(os.environ["OPT_ML"]) / "model"
 version_file = model_dir / "version.txt"
 version = version_file.read_text().strip() if version_file.exists() else None
 delay = float(os.environ.get("SERVER_DELAY", "0"))
+arrived = os.environ.get("SERVER_ARRIVED")
 
 
 async def ping(request):
@@ -32,6 +34,8 @@ async def ping(request):
 
 async def invocations(request):
     body = await request.body()
+    if arrived:
+        Path(arrived).touch()
     if delay:
         await asyncio.sleep(delay)
     if body == b"boom":

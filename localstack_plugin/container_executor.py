@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
 from localstack.services.lambda_.invocation.runtime_executor import LambdaRuntimeException, RuntimeExecutor
 
+from . import lambda_version
 from .container_environment import LABEL_PREFIX, ContainerSpecError, ExecutionContainer
-from .environment import FunctionSpec
-from .runtime_api import Invocation
 
 LOG = logging.getLogger(__name__)
 SUPPORTED_RUNTIMES = ("python3.11",)
@@ -57,28 +55,13 @@ class ContainerRuntimeExecutor(RuntimeExecutor):
 
     def start(self, env_vars: dict[str, str]) -> None:
         cfg = self.function_version.config
-        if cfg.package_type != "Zip" or cfg.code is None:
-            raise LambdaRuntimeException(
-                "the container executor runs zip-packaged functions only, not images"
-            )
+        lambda_version.require_zip(self.function_version, "container")
         if cfg.runtime not in SUPPORTED_RUNTIMES:
             raise LambdaRuntimeException(
                 f"the container executor has a runtime image for {', '.join(SUPPORTED_RUNTIMES)} only, "
                 f"not {cfg.runtime}"
             )
-        env = {k: str(v) for k, v in env_vars.items()}
-        env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{cfg.runtime}"
-        storage = getattr(cfg, "ephemeral_storage", None)
-        spec = FunctionSpec(
-            python="python",
-            handler=cfg.handler,
-            task_root=Path(cfg.code.get_unzipped_code_location()),
-            env=env,
-            timeout_s=float(cfg.timeout),
-            memory_mb=int(cfg.memory_size),
-            version=self.function_version.id.qualifier,
-            ephemeral_mb=int(getattr(storage, "size", 512) or 512),
-        )
+        spec = lambda_version.function_spec(self.function_version, env_vars, "python")
         stack = os.environ.get("LAMBDA_CONTAINER_LABEL", "localstack")
         self._env = ExecutionContainer(
             spec,
@@ -116,14 +99,7 @@ class ContainerRuntimeExecutor(RuntimeExecutor):
     def invoke(self, payload: dict[str, str]) -> InvocationResult:
         if self._env is None:
             raise LambdaRuntimeException(f"execution environment {self.id} was not started")
-        timeout_ms = int(self.function_version.config.timeout) * 1000
-        invocation = Invocation(
-            request_id=payload["invoke-id"],
-            payload=payload["payload"].encode(),
-            function_arn=payload["invoked-function-arn"],
-            deadline_ms=int(time.time() * 1000) + timeout_ms,
-            trace_id=payload.get("trace-id"),
-        )
+        invocation = lambda_version.invocation(self.function_version, payload)
         try:
             outcome = self._env.invoke(invocation)
         except ContainerSpecError as exc:

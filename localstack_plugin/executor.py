@@ -23,16 +23,14 @@ import os
 import shutil
 import sys
 import threading
-import time
 from pathlib import Path
 
 from localstack import config
 from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
 from localstack.services.lambda_.invocation.runtime_executor import LambdaRuntimeException, RuntimeExecutor
 
-from . import runtimes, sandbox
-from .environment import ExecutionProcess, FunctionSpec
-from .runtime_api import Invocation
+from . import lambda_version, runtimes, sandbox
+from .environment import ExecutionProcess
 
 LOG = logging.getLogger(__name__)
 PYTHON_ENV = "LAMBDA_EXECUTOR_PYTHON"  # the last-resort fallback interpreter
@@ -93,16 +91,13 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
 
     def start(self, env_vars: dict[str, str]) -> None:
         cfg = self.function_version.config
-        if cfg.package_type != "Zip" or cfg.code is None:
-            raise LambdaRuntimeException("the local executor runs zip-packaged functions only, not images")
+        lambda_version.require_zip(self.function_version, "local")
         if not str(cfg.runtime or "").startswith("python"):
             raise LambdaRuntimeException(f"the local executor runs Python runtimes only, not {cfg.runtime}")
         try:
             renv = runtime_env(cfg.runtime)
         except runtimes.RuntimeNotAvailable as exc:
             raise LambdaRuntimeException(str(exc)) from exc
-        env = {k: str(v) for k, v in env_vars.items()}
-        env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{cfg.runtime}"
         layers = []
         for layer in cfg.layers:  # /opt/python and /opt/python/lib/python3.X/site-packages, in that order
             root = Path(layer.code.get_unzipped_code_location()) / "python"
@@ -114,18 +109,12 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 "(LAMBDA_PYTHON_FALLBACK): AWS runs it on Python "
                 f"{runtimes.runtime_version(cfg.runtime)}; a pass here may not be a pass there"
             )
-        storage = getattr(cfg, "ephemeral_storage", None)
         tmp_dir = None if sandbox.namespaces_available() else _cache_dir().parent / "lambda-tmp" / self.id
-        spec = FunctionSpec(
-            python=str(renv.python),
-            handler=cfg.handler,
-            task_root=Path(cfg.code.get_unzipped_code_location()),
-            env=env,
-            timeout_s=float(cfg.timeout),
-            memory_mb=int(cfg.memory_size),
-            version=self.function_version.id.qualifier,
+        spec = lambda_version.function_spec(
+            self.function_version,
+            env_vars,
+            str(renv.python),
             extra_paths=layers,
-            ephemeral_mb=int(getattr(storage, "size", 512) or 512),
             warning=warning,
             tmp_dir=tmp_dir,
         )
@@ -153,14 +142,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
     def invoke(self, payload: dict[str, str]) -> InvocationResult:
         if self._process is None:
             raise LambdaRuntimeException(f"execution environment {self.id} was not started")
-        timeout_ms = int(self.function_version.config.timeout) * 1000
-        invocation = Invocation(
-            request_id=payload["invoke-id"],
-            payload=payload["payload"].encode(),
-            function_arn=payload["invoked-function-arn"],
-            deadline_ms=int(time.time() * 1000) + timeout_ms,
-            trace_id=payload.get("trace-id"),
-        )
+        invocation = lambda_version.invocation(self.function_version, payload)
         outcome = self._process.invoke(invocation)
         return InvocationResult(invocation.request_id, outcome.payload, outcome.is_error, outcome.logs)
 

@@ -37,6 +37,7 @@ import urllib.request
 import uuid
 import warnings
 from pathlib import Path
+from typing import Any
 
 import boto3
 import botocore.config
@@ -69,6 +70,18 @@ def time_posts(host: str, port: int, path: str, n: int, headers: dict[str, str] 
         if i >= 50:  # warm-up
             out.append(elapsed * 1000)
     conn.close()
+    return out
+
+
+def time_boto3(smr: Any, endpoint: str, n: int) -> list[float]:
+    """Milliseconds of ``n`` boto3 ``invoke_endpoint`` calls, after 20 warm-up calls."""
+    out = []
+    for i in range(n + 20):
+        start = time.perf_counter()
+        answer = smr.invoke_endpoint(EndpointName=endpoint, Body=BODY, ContentType="application/json")
+        answer["Body"].read()
+        if i >= 20:
+            out.append((time.perf_counter() - start) * 1000)
     return out
 
 
@@ -218,14 +231,7 @@ def main() -> int:
             "127.0.0.1", direct_port, "/invocations", args.invokes
         )  # interleave against drift
         direct = direct + direct2
-        boto = []
-        for i in range(min(args.invokes, 500) + 20):
-            start = time.perf_counter()
-            smr.invoke_endpoint(EndpointName=endpoint, Body=BODY, ContentType="application/json")[
-                "Body"
-            ].read()
-            if i >= 20:
-                boto.append((time.perf_counter() - start) * 1000)
+        boto = time_boto3(smr, endpoint, min(args.invokes, 500))
 
         gateway_figures: dict[str, float] = {}
         if not args.no_gateway:
@@ -242,14 +248,7 @@ def main() -> int:
             gsmr = boto3.client(
                 "sagemaker-runtime", endpoint_url=f"http://127.0.0.1:{gateway_port}", config=cfg, **CREDS
             )
-            gboto = []
-            for i in range(min(args.invokes, 500) + 20):
-                start = time.perf_counter()
-                gsmr.invoke_endpoint(EndpointName=endpoint, Body=BODY, ContentType="application/json")[
-                    "Body"
-                ].read()
-                if i >= 20:
-                    gboto.append((time.perf_counter() - start) * 1000)
+            gboto = time_boto3(gsmr, endpoint, min(args.invokes, 500))
             gateway_figures = {
                 "main_port_p50_ms": round(pct(main, 0.5), 3),
                 "main_port_p95_ms": round(pct(main, 0.95), 3),

@@ -9,7 +9,6 @@ line of JSON with the figures.
 
 from __future__ import annotations
 
-import base64
 import gzip
 import io
 import json
@@ -25,10 +24,13 @@ import boto3
 from moto import mock_aws
 from PIL import Image
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support, from a checkout
+
 from harness.config import Settings
 from harness.report import build_report
 from harness.report.capture import scan_captures
 from harness.targets import AwsTarget
+from tests.support.capture import capture_line
 
 BUCKET = "bench"
 ENDPOINT = "bench-ep"
@@ -43,26 +45,7 @@ def _png(rng: random.Random) -> bytes:
 
 
 def _line(image: bytes, p: float, when: datetime) -> str:
-    return json.dumps(
-        {
-            "captureData": {
-                "endpointInput": {
-                    "observedContentType": "image/png",
-                    "mode": "INPUT",
-                    "data": base64.b64encode(image).decode(),
-                    "encoding": "BASE64",
-                },
-                "endpointOutput": {
-                    "observedContentType": "application/json",
-                    "mode": "OUTPUT",
-                    "data": json.dumps([p, 1 - p]),
-                    "encoding": "JSON",
-                },
-            },
-            "eventMetadata": {"eventId": "e", "inferenceTime": when.strftime("%Y-%m-%dT%H:%M:%SZ")},
-            "eventVersion": "0",
-        }
-    )
+    return capture_line(image, [p, 1 - p], when.strftime("%Y-%m-%dT%H:%M:%SZ"), event_id="e")
 
 
 def _populate(s3, records: int) -> int:

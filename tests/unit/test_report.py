@@ -26,6 +26,7 @@ from harness.config import Settings
 from harness.report import NoCaptureError, ReportError, build_report
 from harness.report.plots import PLOTS
 from harness.targets import AwsTarget
+from tests.support.capture import capture_line
 
 SIZES = {plot.name: plot.size for plot in PLOTS}
 
@@ -50,27 +51,7 @@ UNSTAGED = png((7, 7, 7))
 
 
 def event(image: bytes, probs: list[float], when: str, *, base64_output: bool = False, **meta: str) -> str:
-    text = json.dumps(probs)
-    output = (
-        {"data": base64.b64encode(text.encode()).decode(), "encoding": "BASE64"}
-        if base64_output
-        else {"data": text, "encoding": "JSON"}
-    )
-    return json.dumps(
-        {
-            "captureData": {
-                "endpointInput": {
-                    "observedContentType": "image/png",
-                    "mode": "INPUT",
-                    "data": base64.b64encode(image).decode(),
-                    "encoding": "BASE64",
-                },
-                "endpointOutput": {"observedContentType": "application/json", "mode": "OUTPUT", **output},
-            },
-            "eventMetadata": {"eventId": f"evt-{when}", "inferenceTime": when, **meta},
-            "eventVersion": "0",
-        }
-    )
+    return capture_line(image, probs, when, event_id=f"evt-{when}", base64_output=base64_output, **meta)
 
 
 def img(name: str) -> bytes:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import io
-import json
 
 import boto3
 import matplotlib
@@ -18,6 +16,7 @@ from harness.config import Settings
 from harness.report import build_report
 from harness.report.pixels import pixel_key
 from harness.targets import AwsTarget
+from tests.support.capture import capture_line
 
 BUCKET = "pixels"
 ENDPOINT = "ep"
@@ -35,29 +34,6 @@ def imsave_png(pixels: np.ndarray) -> bytes:
     out = io.BytesIO()
     plt.imsave(out, pixels, format="png")
     return out.getvalue()
-
-
-def capture_line(image: bytes, probs: list[float], when: str) -> str:
-    return json.dumps(
-        {
-            "captureData": {
-                "endpointInput": {
-                    "observedContentType": "image/png",
-                    "mode": "INPUT",
-                    "data": base64.b64encode(image).decode(),
-                    "encoding": "BASE64",
-                },
-                "endpointOutput": {
-                    "observedContentType": "application/json",
-                    "mode": "OUTPUT",
-                    "data": json.dumps(probs),
-                    "encoding": "JSON",
-                },
-            },
-            "eventMetadata": {"eventId": when, "inferenceTime": when},
-            "eventVersion": "0",
-        }
-    )
 
 
 def test_a_matplotlib_reencoded_png_has_other_bytes_but_the_same_pixel_key() -> None:

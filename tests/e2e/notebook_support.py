@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import Settings
+from tests.support.cifar import separable_batch, write_tarball
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
@@ -74,3 +75,17 @@ def replay(
         f"{script} failed (exit {result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
     )
     return {"notebook": json.loads(lines[-2]), "responses": json.loads(lines[-1]), "stderr": result.stderr}
+
+
+def stage_and_replay(settings: Settings, tmp: Path, script: str) -> dict[str, Any]:
+    """Stage a tiny separable set with the harness (as the notebooks' ETL cells would have), print
+    ``harness env``, and replay ``notebooks/<script>`` once in that environment."""
+    tarball = write_tarball(
+        tmp / "tiny.tar.gz",
+        train=separable_batch(32, "train", seed=3),
+        test=separable_batch(4, "test", seed=4),
+    )
+    harness(settings, "stage", "--dataset", str(tarball))
+    printed = harness_env(settings)
+    env = user_env(printed, tmp / "home", NUM_TRAINING_SAMPLES="64", EPOCHS="3")
+    return {"settings": settings, "printed": printed, "env": env, **replay(script, env, tmp)}

@@ -24,8 +24,7 @@ import boto3
 import pytest
 
 from harness.config import Settings
-from tests.e2e.notebook_support import harness, harness_env, replay, user_env
-from tests.support.cifar import separable_batch, write_tarball
+from tests.e2e.notebook_support import stage_and_replay
 
 pytestmark = pytest.mark.e2e
 
@@ -42,15 +41,7 @@ def notebook(embedded_cloud: Settings, tmp_path_factory: pytest.TempPathFactory)
     """Stage a tiny separable set with the harness, print `harness env`, replay the notebook once."""
     tmp = tmp_path_factory.mktemp("notebook-v2")
     settings = embedded_cloud.replace(bucket=f"notebook-v2-{uuid.uuid4().hex[:6]}")
-    tarball = write_tarball(
-        tmp / "tiny.tar.gz",
-        train=separable_batch(32, "train", seed=3),
-        test=separable_batch(4, "test", seed=4),
-    )
-    harness(settings, "stage", "--dataset", str(tarball))
-    printed = harness_env(settings)
-    env = user_env(printed, tmp / "home", NUM_TRAINING_SAMPLES="64", EPOCHS="3")
-    return {"settings": settings, "printed": printed, "env": env, **replay("scones_v2.py", env, tmp)}
+    return stage_and_replay(settings, tmp, "scones_v2.py")
 
 
 def test_the_v2_notebook_trains_deploys_predicts_and_reads_its_capture(notebook: dict) -> None:

@@ -13,8 +13,7 @@ from importlib import metadata
 import pytest
 
 from harness.config import Settings
-from tests.e2e.notebook_support import harness, harness_env, replay, user_env
-from tests.support.cifar import separable_batch, write_tarball
+from tests.e2e.notebook_support import stage_and_replay
 
 pytestmark = pytest.mark.e2e
 
@@ -32,14 +31,7 @@ if int(metadata.version("sagemaker").split(".")[0]) < 3:
 def notebook(embedded_cloud: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict:
     tmp = tmp_path_factory.mktemp("notebook-v3")
     settings = embedded_cloud.replace(bucket=f"notebook-v3-{uuid.uuid4().hex[:6]}")
-    tarball = write_tarball(
-        tmp / "tiny.tar.gz",
-        train=separable_batch(32, "train", seed=3),
-        test=separable_batch(4, "test", seed=4),
-    )
-    harness(settings, "stage", "--dataset", str(tarball))
-    env = user_env(harness_env(settings), tmp / "home", NUM_TRAINING_SAMPLES="64", EPOCHS="3")
-    return {"settings": settings, **replay("scones_v3.py", env, tmp)}
+    return stage_and_replay(settings, tmp, "scones_v3.py")
 
 
 def test_the_v3_notebook_trains_deploys_invokes_and_reads_its_capture(notebook: dict) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -19,7 +20,12 @@ faults_app = typer.Typer(
 app.add_typer(faults_app, name="faults")
 
 
-def _show(result: dict) -> None:
+def _show(call: Callable[[], dict]) -> None:
+    """Print what the emulator answered; its refusal becomes the CLI's one-line error."""
+    try:
+        result = call()
+    except client.FaultError as exc:
+        raise HarnessError(str(exc)) from exc
     print(json.dumps(result, indent=2))
 
 
@@ -46,21 +52,18 @@ def endpoint(
 ) -> None:
     """Make InvokeEndpoint answer with an error and/or added latency, for the next N requests or at a rate."""
     settings = settings_of(ctx)
-    try:
-        _show(
-            client.add_endpoint_fault(
-                target_for(settings),
-                endpoint=endpoint_name or settings.endpoint_name,
-                error=error,
-                latency_ms=latency_ms,
-                count=count,
-                rate=rate,
-                message=message,
-                status=status,
-            )
+    _show(
+        lambda: client.add_endpoint_fault(
+            target_for(settings),
+            endpoint=endpoint_name or settings.endpoint_name,
+            error=error,
+            latency_ms=latency_ms,
+            count=count,
+            rate=rate,
+            message=message,
+            status=status,
         )
-    except client.FaultError as exc:
-        raise HarnessError(str(exc)) from exc
+    )
 
 
 @faults_app.command("training")
@@ -70,25 +73,16 @@ def training(
     job: Annotated[str | None, typer.Option(help="The job's name (default: the next job created).")] = None,
 ) -> None:
     """Make the next training job (or the named one) end as Failed with the given FailureReason."""
-    try:
-        _show(client.add_training_fault(target_for(settings_of(ctx)), failure_reason, job))
-    except client.FaultError as exc:
-        raise HarnessError(str(exc)) from exc
+    _show(lambda: client.add_training_fault(target_for(settings_of(ctx)), failure_reason, job))
 
 
 @faults_app.command("list")
 def list_(ctx: typer.Context) -> None:
     """The faults in force."""
-    try:
-        _show(client.list_faults(target_for(settings_of(ctx))))
-    except client.FaultError as exc:
-        raise HarnessError(str(exc)) from exc
+    _show(lambda: client.list_faults(target_for(settings_of(ctx))))
 
 
 @faults_app.command("clear")
 def clear(ctx: typer.Context) -> None:
     """Remove every fault."""
-    try:
-        _show(client.clear_faults(target_for(settings_of(ctx))))
-    except client.FaultError as exc:
-        raise HarnessError(str(exc)) from exc
+    _show(lambda: client.clear_faults(target_for(settings_of(ctx))))

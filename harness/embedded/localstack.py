@@ -162,6 +162,8 @@ def launch_spec(settings: Settings, python: Path) -> LaunchSpec:
             "LAMBDA_PYTHON_FALLBACK": "1" if settings.lambda_version_fallback else "0",
             "HARNESS_IAM_ENFORCEMENT": settings.iam_enforcement,
             "HARNESS_LAMBDA_MAX_ENVIRONMENTS": str(settings.lambda_max_environments),
+            # Read by localstack_plugin/sandbox.py: namespace (private /tmp) | dir (a TMPDIR of its own).
+            "LAMBDA_TMP_ISOLATION": settings.lambda_tmp_isolation,
             # sagemaker:* state tasks go to the emulator (localstack_plugin/patches/sfn_sagemaker.py)
             "SCONES_SAGEMAKER_ENDPOINT": f"http://127.0.0.1:{settings.sagemaker_port}",
             # SageMaker on the main port, forwarded to the emulator on its own port (one endpoint for all).
@@ -180,8 +182,6 @@ def launch_spec(settings: Settings, python: Path) -> LaunchSpec:
             "SFN_MOCK_CONFIG": str(sfn_mocks.active_path(settings)),
         }
     )
-    if os.environ.get("LAMBDA_TMP_ISOLATION"):  # "dir": no mount namespace (docs/lambda-runtime.md)
-        env["LAMBDA_TMP_ISOLATION"] = os.environ["LAMBDA_TMP_ISOLATION"]
     url = f"http://127.0.0.1:{port}"
     return LaunchSpec(
         cmd=[str(python), "-m", "localstack.runtime.main"],

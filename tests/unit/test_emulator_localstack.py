@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import Settings, SettingsError
+from harness.config import Settings, SettingsError, load_settings
 from harness.embedded import localstack, stack
 
 
@@ -49,6 +49,18 @@ def test_launch_spec_carries_the_lambda_runtime_and_iam_settings(tmp_path: Path)
     assert spec.env["LAMBDA_PYTHON_INTERPRETERS"] == "python3.12=/opt/py312/bin/python3.12"
     assert spec.env["LAMBDA_PYTHON_FALLBACK"] == "1"
     assert spec.env["HARNESS_IAM_ENFORCEMENT"] == "log"
+
+
+def test_tmp_isolation_is_a_setting_that_reaches_localstack(tmp_path: Path, monkeypatch) -> None:
+    """Issue 20: a LAMBDA_TMP_ISOLATION of the caller's shell never reached LocalStack through tox."""
+    monkeypatch.setenv("LAMBDA_TMP_ISOLATION", "dir")  # the caller's own variable no longer decides
+    default = localstack.launch_spec(_settings(tmp_path), Path("/venv/bin/python"))
+    assert default.env["LAMBDA_TMP_ISOLATION"] == "namespace"
+    monkeypatch.setenv("HARNESS_LAMBDA_TMP_ISOLATION", "dir")
+    from_env = localstack.launch_spec(load_settings(environ=None), Path("/venv/bin/python"))
+    assert from_env.env["LAMBDA_TMP_ISOLATION"] == "dir"
+    with pytest.raises(SettingsError, match="lambda_tmp_isolation must be one of namespace, dir"):
+        _settings(tmp_path, lambda_tmp_isolation="chroot")
 
 
 def test_iam_enforcement_setting_is_checked(tmp_path: Path) -> None:

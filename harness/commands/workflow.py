@@ -13,11 +13,9 @@ from rich.table import Table
 from harness.cli import HarnessError, app, console, settings_of
 from harness.config import Settings
 from harness.deploy import deploy as deploy_functions
+from harness.failures import EXPECTED_ERRORS, FailureCause
 from harness.progress import progress_bar
 from harness.targets import target_for
-
-# Executions that end with this error are the workflow working as designed (low confidence), not a fault.
-EXPECTED_ERRORS = {"ThresholdConfidenceNotMet"}
 
 
 @app.command()
@@ -180,15 +178,44 @@ def run_command(
         )
         raise typer.Exit(code=exc.exit_code) from None
     console.print(_summary_table(result.summary, result.phases_s))
+    _print_failures(result.failures)
     if result.report_path:
         console.print(f"report: {result.report_path}")
     if json_out:
-        print(json.dumps({"phases_s": result.phases_s, "total_s": result.total_s, **result.summary}))
+        failures = [vars(f) for f in result.failures]
+        print(
+            json.dumps(
+                {
+                    "phases_s": result.phases_s,
+                    "total_s": result.total_s,
+                    **result.summary,
+                    "failures": failures,
+                }
+            )
+        )
     unexpected = {
         e: n for e, n in result.summary.get("failed_by_error", {}).items() if e not in EXPECTED_ERRORS
     }
+    if result.report_problem:
+        console.print(
+            f"[bold red]{'report' if unexpected else 'error'}:[/] {result.report_problem}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if unexpected:
-        raise HarnessError(f"unexpected execution failures: {unexpected}")
+        raise HarnessError(f"unexpected execution failures: {unexpected} (first causes above)")
+    if result.report_problem:
+        raise typer.Exit(code=1)
+
+
+def _print_failures(failures: list[FailureCause]) -> None:
+    """The first cause of each unexpected failure, before anything a later phase has to say."""
+    if not failures:
+        return
+    console.print("[bold red]executions that failed, first cause of each error:[/]")
+    for failure in failures:
+        for line in failure.lines():
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()

@@ -24,11 +24,6 @@ RESPONSE_TOO_LARGE_TYPE = "Function.ResponseSizeTooLarge"
 RESPONSE_TOO_LARGE_MESSAGE = (
     f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
 )
-# What AWS's Runtime API answers the runtime itself (HTTP 413) when it posts such a response.
-RUNTIME_API_TOO_LARGE = {
-    "errorMessage": f"Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
-    "errorType": "RequestEntityTooLarge",
-}
 
 # A request: 6 MiB for RequestResponse (AWS answers "Request must be smaller than 6291456 bytes for the
 # InvokeFunction operation", RequestEntityTooLargeException, HTTP 413), 1 MB for Event (the Invoke API

@@ -23,7 +23,6 @@ from .lambda_rules import (
     MAX_RESPONSE_BYTES,
     RESPONSE_TOO_LARGE_MESSAGE,
     RESPONSE_TOO_LARGE_TYPE,
-    RUNTIME_API_TOO_LARGE,
 )
 
 API_PREFIX = "/2018-06-01/runtime"
@@ -171,11 +170,12 @@ def _handler_for(api: RuntimeApi) -> type[BaseHTTPRequestHandler]:
             too_large = match["kind"] == "response" and len(body) > MAX_RESPONSE_BYTES
             if too_large:
                 result = RuntimeResult(payload=RESPONSE_TOO_LARGE, is_error=True)
+            # An oversized response is accepted from the runtime: AWS's Runtime API answers it 413, on which
+            # awslambdaric exits and Lambda starts a new environment for the next call. Here the environment
+            # (environment.py) would see the exit only after the next call was already handed to the dying
+            # process, so the runtime carries on instead; the caller gets AWS's error either way.
             if api._resolve(match["id"], result):
-                if too_large:  # AWS's Runtime API refuses the post itself; the caller gets the error above
-                    self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, RUNTIME_API_TOO_LARGE)
-                else:
-                    self._reply(HTTPStatus.ACCEPTED, {"status": "OK"})
+                self._reply(HTTPStatus.ACCEPTED, {"status": "OK"})
             else:
                 self._reply(HTTPStatus.BAD_REQUEST, {"errorMessage": f"unknown request id {match['id']}"})
 

@@ -38,7 +38,7 @@ REPLACES = (
     Replaces(
         "localstack.aws.api.lambda_",
         "InvalidParameterValueException",
-        "(message: str = None, status_code: int = None, sender_fault: bool = None)",
+        "(*args: Any, **kwargs: Any)",
     ),
     Replaces(
         "localstack.services.lambda_.invocation.lambda_models",

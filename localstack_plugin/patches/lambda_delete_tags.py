@@ -25,17 +25,17 @@ REPLACES = (
     Replaces(
         "localstack.services.lambda_.provider",
         "LambdaProvider.delete_function",
-        "(self, context: localstack.aws.api.RequestContext, function_name: str, qualifier: str = None, **kwargs) -> None",  # noqa: E501 (a signature, as inspect prints it)
+        "(self, context: localstack.aws.api.core.RequestContext, function_name: str, qualifier: str = None, **kwargs) -> None",  # noqa: E501 (a signature, as inspect prints it)
     ),
     Replaces(
         "localstack.services.lambda_.api_utils",
         "get_account_and_region",
-        "(function_id: str, context: localstack.aws.api.RequestContext) -> tuple[str, str]",
+        "(function_arn_or_name: str, context: localstack.aws.api.core.RequestContext) -> tuple[str, str]",
     ),
     Replaces(
         "localstack.services.lambda_.api_utils",
         "get_name_and_qualifier",
-        "(function_arn_or_name: str, qualifier: str | None, context: localstack.aws.api.RequestContext) -> tuple[str, str | None]",  # noqa: E501
+        "(function_arn_or_name: str, qualifier: str | None, context: localstack.aws.api.core.RequestContext) -> tuple[str, str | None]",  # noqa: E501
     ),
     Replaces(
         "localstack.services.lambda_.api_utils",

@@ -46,7 +46,7 @@ REPLACES = (
     Replaces(
         "localstack.aws.spec",
         "load_service",
-        "(service: str, version: str | None = None, protocol: str | None = None) -> botocore.model.ServiceModel",  # noqa: E501
+        "(service: str, version: str | None = None, protocol: Optional[Literal['query', 'json', 'rest-json', 'rest-xml', 'ec2', 'smithy-rpc-v2-cbor']] = None) -> botocore.model.ServiceModel",  # noqa: E501
     ),
 )
 

@@ -112,5 +112,5 @@ def test_runtime_api_turns_an_oversized_response_into_aws_error() -> None:
         "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
         "errorType": "Function.ResponseSizeTooLarge",
     }
-    assert statuses["small"][0] == 202
-    assert statuses["big"] == (413, lambda_rules.RUNTIME_API_TOO_LARGE)
+    # The runtime is told its post was taken, so it carries on (see runtime_api.py on AWS's 413).
+    assert statuses["small"][0] == statuses["big"][0] == 202

@@ -50,7 +50,8 @@ EXECUTOR_NAME = "local"  # the entry-point name in localstack_plugin/pyproject.t
 # package data, so an installed (non-editable) harness can still install it into LocalStack's venv.
 PLUGIN_DIR = Path(importlib.util.find_spec("localstack_plugin").origin).parent  # type: ignore[arg-type, union-attr]
 _MARKER = ".harness-venv.json"
-S3_STORAGE_ENV = "SCONES_S3_STORAGE_DIR"  # read by localstack_plugin/patches/s3_storage.py
+S3_STORAGE_ENV = "SCONES_S3_STORAGE_DIR"  # read by localstack_plugin/s3_provider.py
+S3_PROVIDER = "harness"  # the provider name in localstack_plugin/pyproject.toml
 # Variables of the caller that must not reach LocalStack: its own venv, and AWS settings meant for clients.
 _DROPPED_ENV_PREFIXES = ("AWS_", "PYTHON", "VIRTUAL_ENV", "LOCALSTACK_", "GATEWAY_", "LAMBDA_")
 
@@ -175,7 +176,9 @@ def launch_spec(settings: Settings, python: Path) -> LaunchSpec:
             "LOCALSTACK_VOLUME_DIR": str(state / "volume"),
             # S3 spills objects over 512 KB to /tmp/localstack-s3-storage/<bucket> whatever TMPDIR says,
             # and DeleteBucket removes that folder: two stacks on one machine would share (and delete)
-            # each other's. localstack_plugin/patches/s3_storage.py moves it here.
+            # each other's: LocalStack's own S3 provider, built with its storage here
+            # (localstack_plugin/s3_provider.py).
+            "PROVIDER_OVERRIDE_S3": S3_PROVIDER,
             S3_STORAGE_ENV: str(state / "s3-storage"),
             # Read once at start; LocalStack re-reads the file when its mtime changes, so
             # `harness sfn-test` and the tests swap mock configs without a restart (harness/sfn_mocks.py).

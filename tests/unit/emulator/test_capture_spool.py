@@ -185,3 +185,39 @@ def test_invocations_succeed_past_the_spool_cap_and_every_record_arrives(emulato
     s3.create_bucket(Bucket=target)
     assert emu.flush_capture()["flushed"]
     assert len(capture_records(s3, target, "captures/")) == 20
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root and unshare(1) to mount a tmpfs"
+)
+def test_an_emulator_whose_spool_disk_fills_answers_every_invocation_and_loses_no_record(
+    emulator_factory, s3, bucket, tmp_path
+):
+    """The issue's scenario: the disk under the spool fills while S3 is away (the bucket is missing)."""
+    state = tmp_path / "sagemaker"
+    spool = state / "capture-pending"
+    spool.mkdir(parents=True)
+    # The emulator runs in its own mount namespace, over a 64 KiB tmpfs at its spool folder.
+    wrap = ["unshare", "-m", "sh", "-c", f'mount -t tmpfs -o size=64k tmpfs "{spool}" && exec "$@"', "sh"]
+    emu = emulator_factory("--capture-flush-seconds", "3600", state_dir=state, wrap=wrap)
+    client, runtime = emu.client("sagemaker"), emu.client("sagemaker-runtime")
+    name, target = unique("cap-full"), unique("capture-bucket")
+    deploy(
+        client,
+        name,
+        put_model(s3, bucket, "v1"),
+        capture={**capture_config(bucket, "x"), "DestinationS3Uri": f"s3://{target}/captures"},
+    )
+    for i in range(120):  # about 2.5 KB a record: the 64 KiB fill after some 25
+        runtime.invoke_endpoint(
+            EndpointName=name, Body=f"{i:04d}".encode() * 250, ContentType="text/plain"
+        )  # any failure raises here: 0 inferences failed because of capture
+    stats = emu.flush_capture()
+    assert stats["spool_write_failures"] > 0, "the spool never filled: the test proves nothing"
+    assert "No space left on device" in stats["last_error"] and stats["records_dropped"] == 0
+    s3.create_bucket(Bucket=target)
+    assert emu.flush_capture()["flushed"]
+    records = capture_records(s3, target, "captures/")
+    ids = sorted(int(r["endpointInput"][:4]) for _, r in records)
+    assert ids == list(range(120))  # every acknowledged record, once, none torn
+    emu.stop()

@@ -16,20 +16,29 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_emulator import aws
-from sagemaker_emulator.errors import ValidationException
+from sagemaker_emulator.errors import AwsError, ValidationException
 
 
 def _has_model_data(uri: str, compressed: bool) -> bool:
-    """Whether ``uri`` names an object (``compressed``) or a non-empty prefix; an S3 error counts as no."""
+    """Whether ``uri`` names an object (``compressed``) or a non-empty prefix.
+
+    S3's answers "no such key / bucket" (or access denied, as AWS's check with the role would) count as
+    no; S3 not answering at all is the emulator's own failure (InternalFailure naming S3), not the user's.
+    """
     try:
         bucket, key = aws.split_s3_uri(uri)
-        s3 = aws.client("s3")
+    except ValueError:
+        return False
+    s3 = aws.client("s3")
+    try:
         if compressed:
             s3.head_object(Bucket=bucket, Key=key)
             return True
         return bool(s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("KeyCount"))
-    except (ClientError, BotoCoreError, ValueError):
+    except ClientError:
         return False
+    except BotoCoreError as exc:
+        raise AwsError(f"The emulator could not reach S3 to check the model data at {uri}: {exc}") from exc
 
 
 def check_model_data(request: dict[str, Any]) -> None:

@@ -99,6 +99,17 @@ def test_create_model_refuses_model_data_that_is_not_there(sm, bucket):
     assert err.value.response["Error"]["Message"] == f"Could not find model data at {url}."
 
 
+def test_create_model_refuses_an_empty_uncompressed_model_prefix(sm, bucket):
+    prefix = f"s3://{bucket}/{unique('empty')}/"
+    source = {"S3DataSource": {"S3Uri": prefix, "S3DataType": "S3Prefix", "CompressionType": "None"}}
+    with pytest.raises(ClientError, match=f"Could not find model data at {prefix}"):
+        sm.create_model(
+            ModelName=unique("m"),
+            PrimaryContainer={"Image": TEST_IMAGE, "ModelDataSource": source},
+            ExecutionRoleArn=ROLE,
+        )
+
+
 def _model(sm: Any, s3: Any, bucket: str) -> str:
     name = unique("m")
     sm.create_model(

@@ -14,6 +14,8 @@ The request path samples, encodes and appends each record to a spool file under
 ``<state>/capture-pending`` before the response is sent; a writer thread uploads the spool in
 batches grouped by destination and hour, retries what S3 refuses, and a restarted emulator uploads
 what an earlier run left, so no acknowledged record is lost, even to ``kill -9`` (see CaptureWriter).
+When the disk refuses a record (full) it is held in memory instead, and only past the caps is one
+dropped, counted and logged (``spool.py``): capture never fails an invocation.
 """
 
 from __future__ import annotations

@@ -155,6 +155,10 @@ def launch_spec(settings: Settings, python: Path) -> LaunchSpec:
             "DNS_ADDRESS": "0",
             "DISABLE_EVENTS": "1",
             "SKIP_SSL_CERT_DOWNLOAD": "1",
+            # LocalStack (re)writes its TLS certificate at every start, by default at one place per machine
+            # (<venv>/.filesystem/var/lib/localstack/cache/server.test.pem, utils/ssl.get_cert_pem_file_path):
+            # two homes starting at once read each other's half-written file ("no start line"). One per home.
+            "CUSTOM_SSL_CERT_PATH": str(state / "server.test.pem"),
             "SERVICES": SERVICES,
             "LAMBDA_RUNTIME_EXECUTOR": EXECUTOR_NAME,
             "LAMBDA_EXECUTOR_PYTHON": sys.executable,  # the base of a fallback runtime only

@@ -36,6 +36,22 @@ def test_launch_spec_binds_loopback_and_keeps_state_in_home(tmp_path: Path, monk
     )
 
 
+def test_each_home_has_its_own_tls_certificate(tmp_path: Path) -> None:
+    """LocalStack rewrites server.test.pem at every start; a shared one broke concurrent starts (issue 24)."""
+    python = Path("/venv/bin/python")
+    paths = [
+        Path(
+            localstack.launch_spec(Settings(home=tmp_path / name, cache_dir=tmp_path / "cache"), python).env[
+                "CUSTOM_SSL_CERT_PATH"
+            ]
+        )
+        for name in ("a", "b")
+    ]
+    assert paths[0] != paths[1]
+    for name, path in zip(("a", "b"), paths, strict=True):
+        assert path.is_relative_to((tmp_path / name).resolve()) and path.name == "server.test.pem"
+
+
 def test_launch_spec_carries_the_lambda_runtime_and_iam_settings(tmp_path: Path) -> None:
     settings = _settings(
         tmp_path,

@@ -98,9 +98,10 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             renv = runtime_env(cfg.runtime)
         except runtimes.RuntimeNotAvailable as exc:
             raise LambdaRuntimeException(str(exc)) from exc
-        layers = []
+        layers, layer_dirs = [], []
         for layer in cfg.layers:  # /opt/python and /opt/python/lib/python3.X/site-packages, in that order
-            root = Path(layer.code.get_unzipped_code_location()) / "python"
+            layer_dirs.append(Path(layer.code.get_unzipped_code_location()))
+            root = layer_dirs[-1] / "python"
             layers += [root / "lib" / cfg.runtime / "site-packages", root]
         warning = None
         if not renv.interpreter.exact:
@@ -117,6 +118,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             extra_paths=layers,
             warning=warning,
             tmp_dir=tmp_dir,
+            layer_dirs=layer_dirs,
         )
         self._process = ExecutionProcess(spec)
         self._process.start()

@@ -27,6 +27,7 @@ lines joined with ``\\n`` (AWS's telemetry log sink keeps a multi-line error as 
 local sink joins them with ``\\r``), and awslambdaric.
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -66,7 +67,7 @@ def _read_only(ctypes, libc, check, mount, root):
     """Every mount under ``root`` read-only (mount_setattr, else one remount per mount)."""
 
     class MountAttr(ctypes.Structure):
-        _fields_ = [(n, ctypes.c_uint64) for n in ("attr_set", "attr_clr", "propagation", "userns_fd")]
+        _fields_ = [(n, ctypes.c_uint64) for n in ("attr_set", "attr_clr", "propagation", "userns_fd")]  # noqa: RUF012
 
     nr = 442  # mount_setattr: the same number on x86_64 and aarch64
     attr = MountAttr(1, 0, 0, 0)  # MOUNT_ATTR_RDONLY
@@ -90,8 +91,8 @@ def _isolate(cfg):
     check(libc.unshare(0x00020000 | 0x20000000 | (0 if root else 0x10000000)), "unshare")
     if not root:
         _write("/proc/self/setgroups", "deny")
-        _write("/proc/self/uid_map", "%d %d 1" % (SBX_UID, uid))
-        _write("/proc/self/gid_map", "%d %d 1" % (SBX_GID, gid))
+        _write("/proc/self/uid_map", f"{SBX_UID} {uid} 1")
+        _write("/proc/self/gid_map", f"{SBX_GID} {gid} 1")
     # PID 1 of the new PID namespace must mount its /proc, and (in a user namespace) while the host's
     # /proc is still visible: fork first, the parent only relays the exit status.
     child = os.fork()
@@ -125,16 +126,16 @@ def _isolate(cfg):
         os.symlink(to, new + "/dev/" + link)
     for target, fd in fds.items():
         os.makedirs(new + target, exist_ok=True)
-        mount("/proc/self/fd/%d" % fd, new + target, None, 0x1000 | 0x4000)
+        mount(f"/proc/self/fd/{fd}", new + target, None, 0x1000 | 0x4000)
     if len(layers) == 1:
-        mount("/proc/self/fd/%d" % layers[0], new + "/opt", None, 0x1000 | 0x4000)
+        mount(f"/proc/self/fd/{layers[0]}", new + "/opt", None, 0x1000 | 0x4000)
     elif layers:  # later layers win, as AWS extracts them in order: overlay's first lowerdir is the top
-        lower = ":".join("/proc/self/fd/%d" % fd for fd in reversed(layers))
+        lower = ":".join(f"/proc/self/fd/{fd}" for fd in reversed(layers))
         mount("overlay", new + "/opt", "overlay", 0x1, "lowerdir=" + lower)
     for folder in ("/tmp", "/proc"):
         os.mkdir(new + folder)
     _read_only(ctypes, libc, check, mount, new)
-    options = "size=%dm,mode=1777" % int(cfg["mb"])
+    options = f"size={int(cfg['mb'])}m,mode=1777"
     mount("tmpfs", new + "/tmp", "tmpfs", 0x2 | 0x4, options)  # after the read-only pass: writable
     mount("proc", new + "/proc", "proc", 0x2 | 0x4 | 0x8)  # this PID namespace's processes only
     for fd in [*fds.values(), *layers]:
@@ -177,13 +178,11 @@ def _limits():
 
     for name, (soft, hard) in RLIMITS.items():
         which = getattr(resource, name)
-        old_soft, old_hard = resource.getrlimit(which)
+        old_hard = resource.getrlimit(which)[1]
         if old_hard != resource.RLIM_INFINITY and old_hard < hard:  # cannot raise: keep the host's
             soft, hard = min(soft, old_hard), old_hard
-        try:
+        with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(which, (soft, hard))
-        except (ValueError, OSError):
-            pass
 
 
 def _exec_wrapper(cfg, wrapper):
@@ -197,7 +196,7 @@ def _exec_wrapper(cfg, wrapper):
         os.execv(wrapper, argv)
     except OSError as exc:
         # bash's words and codes for `exec <missing>` (127) and `exec <not executable>` (126)
-        sys.stderr.write("/var/runtime/bootstrap: line 1: %s: %s\n" % (wrapper, exc.strerror))
+        sys.stderr.write(f"/var/runtime/bootstrap: line 1: {wrapper}: {exc.strerror}\n")
         sys.stderr.flush()
         os._exit(127 if exc.errno == 2 else 126)
 
@@ -212,7 +211,9 @@ def main():
         stdlib = [p for p in stdlib if not p.endswith(("site-packages", "dist-packages"))]
         sys.path[:] = cfg["front"] + stdlib
         sys.path_importer_cache.clear()  # PYTHONPATH's /var/runtime was cached as missing at startup
-        moves = [(base + "/", lang + "/")] + ([(cfg["site"] + "/", "/var/runtime/")] if cfg.get("site") else [])
+        moves = [(base + "/", lang + "/")] + (
+            [(cfg["site"] + "/", "/var/runtime/")] if cfg.get("site") else []
+        )
         for module in list(sys.modules.values()):  # packages imported already find submodules here
             search = getattr(module, "__path__", None)
             if isinstance(search, list):

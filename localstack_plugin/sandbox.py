@@ -102,22 +102,21 @@ _PROBE_CHECK = (
 )
 
 
+def probe_command(python: str, check: str, task_root: Path, size_mb: int = 1) -> list[str]:
+    """The sandbox on ``task_root`` running ``check`` (Python source) instead of awslambdaric."""
+    settings = {"isolate": True, "mb": size_mb, "binds": [[TASK_ROOT, str(task_root)]], "layers": []}
+    source = BOOTSTRAP_SOURCE.replace("    _limits()\n", "    exec(PROBE)\n", 1)
+    source = source.replace("\ndef main():", f"\nPROBE = {check!r}\n\ndef main():", 1)
+    return [python, "-I", "-c", source, json.dumps(settings), "probe.handler"]
+
+
 def _probe() -> str | None:
     """Run the real sandbox once on a throw-away task root; ``None`` when it works, else the error."""
     folder = Path(tempfile.mkdtemp(prefix="lambda-probe-"))
     try:
         folder.chmod(0o755)  # mkdtemp makes it 0700: the sandbox user (uid 993) must read it
         (folder / "probe").write_text("")
-        settings = {
-            "isolate": True,
-            "mb": 1,
-            "binds": [[TASK_ROOT, str(folder)]],
-            "layers": [],
-            "probe": True,
-        }
-        source = BOOTSTRAP_SOURCE.replace("    _limits()\n", "    exec(PROBE)\n", 1)
-        source = source.replace("\ndef main():", f"\nPROBE = {_PROBE_CHECK!r}\n\ndef main():", 1)
-        cmd = [sys.executable, "-I", "-c", source, json.dumps(settings), "probe.handler"]
+        cmd = probe_command(sys.executable, _PROBE_CHECK, folder)
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return str(exc)
@@ -159,7 +158,8 @@ def layout(python: str) -> Layout:
         site = exe.parent.parent / "lib" / f"python{version}" / "site-packages"
         return Layout(base, str(site), version)
     real = exe.resolve()
-    version = real.name.removeprefix("python") if real.name.count(".") == 1 else "%d.%d" % sys.version_info[:2]
+    own = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    version = real.name.removeprefix("python") if real.name.count(".") == 1 else own
     base = str(real.parent.parent)
     return Layout(base, f"{base}/lib/python{version}/site-packages", version)
 
@@ -175,7 +175,12 @@ def sandboxed_command(
         "binds": [[TASK_ROOT, str(task_root)], [RUNTIME_DIR, where.site_packages], [LANG_DIR, where.base]],
         "layers": [str(p) for p in layers],
         "cwd": TASK_ROOT,
-        "front": [TASK_ROOT, f"/opt/python/lib/python{where.version}/site-packages", "/opt/python", RUNTIME_DIR],
+        "front": [
+            TASK_ROOT,
+            f"/opt/python/lib/python{where.version}/site-packages",
+            "/opt/python",
+            RUNTIME_DIR,
+        ],
         "base": where.base,
         "site": where.site_packages,
         "python": where.python,

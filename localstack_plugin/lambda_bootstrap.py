@@ -11,15 +11,17 @@ With ``isolate`` set (:mod:`.sandbox` decides once whether the OS allows it) the
 
 1. enters new mount and PID namespaces (plus a user namespace when not root, mapping uid 993 / gid 990,
    as Lambda's ``sbx_user1051``, to the caller's own ids);
-2. opens everything the runtime needs (code, runtime packages, interpreter, layers) *before* hiding
-   anything, then builds a new root on a tmpfs: the host's top-level folders bound in, ``/var/task``
-   (code), ``/var/runtime`` (the runtime's packages), ``/var/lang`` (the interpreter's prefix), ``/opt``
-   (layers), a few ``/dev`` nodes; makes all of it read-only, mounts a size-limited tmpfs on ``/tmp`` and
-   pivots into it (the old root is detached, so nothing under the host's ``/tmp`` stays reachable);
-3. forks: the child is PID 1 of the new PID namespace and mounts its own ``/proc``; the parent stays
-   outside only to relay the child's exit status (it dies with SIGKILL, the child with it);
-4. the child drops to uid 993 with no capabilities (``setresuid`` as root; ``capset`` to nothing in the
-   user namespace) and ``no_new_privs``, so it cannot unmount or remount anything.
+2. forks: the child is PID 1 of the new PID namespace; the parent stays outside only to relay the
+   child's exit status (killed with SIGKILL, it takes the child with it: ``PR_SET_PDEATHSIG``);
+3. the child opens everything the runtime needs (code, runtime packages, interpreter, layers) *before*
+   hiding anything, then builds a new root on a tmpfs: the host's top-level folders bound in,
+   ``/var/task`` (code), ``/var/runtime`` (the runtime's packages), ``/var/lang`` (the interpreter's
+   prefix), ``/opt`` (layers), a few ``/dev`` nodes; makes all of it read-only, mounts a size-limited
+   tmpfs on ``/tmp`` and its own ``/proc`` (while the host's is still visible: a user namespace may only
+   mount a proc it could already see), and pivots into it; the old root is detached, so nothing under
+   the host's ``/tmp`` stays reachable;
+4. drops to uid 993 with no capabilities (``setresuid`` as root; ``capset`` to nothing in the user
+   namespace) and ``no_new_privs``, so it cannot unmount, remount or regain anything.
 
 Then, sandboxed or not: AWS's resource limits, ``AWS_LAMBDA_EXEC_WRAPPER`` exec'd as AWS's bootstrap
 does (missing: exit status 127, not executable: 126, the shell's codes), AWS's ``sys.path``, error log

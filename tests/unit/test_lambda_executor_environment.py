@@ -176,7 +176,7 @@ def _isolated(tmp_path: Path, **spec_changes: object) -> ExecutionProcess:
 
 
 @pytest.mark.skipif(
-    not sandbox.namespaces_available(), reason="a private /tmp needs root on Linux (mount namespace)"
+    not sandbox.namespaces_available(), reason=f"no private /tmp here: {sandbox.isolation().reason}"
 )
 def test_private_tmp_is_size_limited_with_enospc(tmp_path: Path) -> None:
     process = _isolated(tmp_path, ephemeral_mb=1)

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from localstack_plugin import sandbox
+from localstack_plugin.container_environment import _runtime_command
 from localstack_plugin.environment import ExecutionProcess, FunctionSpec
 from localstack_plugin.runtime_api import Invocation
 
@@ -342,3 +343,25 @@ def test_namespace_mode_wherever_the_os_allows_namespaces(monkeypatch) -> None:
         "missing": [],
         "reason": "mount, PID and user namespaces allowed",
     }
+
+
+@pytest.mark.parametrize(("wrapper", "status"), [("/nonexistent/wrapper", 127), ("not-executable", 126)])
+def test_container_runtime_command_fails_as_awss_bootstrap(tmp_path: Path, wrapper: str, status: int) -> None:
+    # The container executor's command, run here with /bin/sh: AWS's codes for a missing (127, recorded on
+    # AWS: test_lambda.snapshot.json, test_lambda_runtime_wrapper_not_found) or non-executable wrapper.
+    if wrapper == "not-executable":
+        (tmp_path / wrapper).write_text("#!/bin/sh\n")
+        wrapper = str(tmp_path / wrapper)
+    env = {"AWS_LAMBDA_EXEC_WRAPPER": wrapper, "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(_runtime_command("app.handler", env), env=env, capture_output=True, timeout=30)
+    assert result.returncode == status
+
+
+def test_container_runtime_command_runs_the_wrapper_with_the_runtime_command(tmp_path: Path) -> None:
+    wrapper = tmp_path / "wrapper"
+    wrapper.write_text('#!/bin/sh\necho "$WRAPPED_BY:$*"\n')
+    wrapper.chmod(0o755)
+    assert _runtime_command("app.handler", {}) == ["python", "-m", "awslambdaric", "app.handler"]
+    env = {"AWS_LAMBDA_EXEC_WRAPPER": str(wrapper), "WRAPPED_BY": "me", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(_runtime_command("app.handler", env), env=env, capture_output=True, text=True)
+    assert result.stdout == "me:python -m awslambdaric app.handler\n"

@@ -25,6 +25,7 @@ from localstack_plugin import sandbox
 ROOT = Path(localstack_plugin.__file__).parent.parent
 SITE = Path(sandbox.layout(sys.executable).site_packages)
 # What awslambdaric 4.x needs (its own package, its C extension, simplejson, snapshot-restore-py).
+NAMESPACES_HERE = sandbox.namespaces_available()
 RUNTIME_FILES = ("awslambdaric", "runtime_client.*", "simplejson", "snapshot_restore_py.py")
 
 INVOKE_ONCE = """
@@ -48,13 +49,35 @@ print(json.dumps({"payload": outcome.payload.decode(), "error": outcome.is_error
 """
 
 
-def test_runtime_venv_checkout_and_code_all_under_tmp(tmp_path: Path) -> None:
-    """The runtime's venv (the cache folder), the checkout and the code all under the host's /tmp."""
+@pytest.mark.parametrize("user", ["self", "nobody"])
+def test_runtime_venv_checkout_and_code_all_under_tmp(user: str) -> None:
+    """The runtime's venv (the cache folder), the checkout and the code all under the host's /tmp, run by
+    this test's user (root in CI) and by an unprivileged one (the harness run as a normal user)."""
+    drop, python = [], sys.executable
+    if user == "nobody":
+        found = _unprivileged_python() if os.geteuid() == 0 else None
+        if found is None:
+            pytest.skip("needs root to switch users, setpriv, and a Python the user nobody may run")
+        drop, python = found
+        version = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                                 capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+        if version != sandbox.layout(sys.executable).version:
+            pytest.skip(f"nobody's Python is {version}: awslambdaric's C extension here is for another")
+        unshare = [
+            shutil.which("unshare") or "unshare",
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "--pid",
+            "--fork",
+        ]
+        if subprocess.run([*drop, *unshare, "true"], capture_output=True, timeout=30).returncode != 0:
+            pytest.skip("the OS refuses unprivileged user namespaces (the fallback is tested elsewhere)")
     base = Path(tempfile.mkdtemp(prefix="sandbox-paths-", dir="/tmp"))
     try:
         base.chmod(0o755)
         venv = base / "cache" / "lambda-runtimes" / "python3.11-test"
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+        subprocess.run([python, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
         target = venv / "lib" / f"python{sandbox.layout(sys.executable).version}" / "site-packages"
         for pattern in RUNTIME_FILES:
             for found in SITE.glob(pattern):
@@ -66,11 +89,12 @@ def test_runtime_venv_checkout_and_code_all_under_tmp(tmp_path: Path) -> None:
         code.mkdir(mode=0o755)
         (code / "app.py").write_text(
             "import os\ndef handler(event, context):\n"
-            "    return {'task': sorted(os.listdir('.')), 'cwd': os.getcwd()}\n"
+            "    return {'task': sorted(os.listdir('.')), 'cwd': os.getcwd(), 'uid': os.getuid()}\n"
         )
-        env = {**os.environ, "PYTHONPATH": str(checkout)}
+        subprocess.run(["chmod", "-R", "a+rX", str(base)], check=True)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(checkout)}
         result = subprocess.run(
-            [sys.executable, "-c", INVOKE_ONCE, str(venv / "bin" / "python"), str(code), str(checkout)],
+            [*drop, python, "-c", INVOKE_ONCE, str(venv / "bin" / "python"), str(code), str(checkout)],
             capture_output=True, text=True, timeout=120, env=env, cwd=base,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
@@ -80,7 +104,9 @@ def test_runtime_venv_checkout_and_code_all_under_tmp(tmp_path: Path) -> None:
     assert not answer["error"], answer["logs"]
     body = json.loads(answer["payload"])
     assert body["task"] == ["app.py"]
-    assert body["cwd"] == ("/var/task" if answer["mode"] == "namespace" else str(code))
+    if user == "nobody" or NAMESPACES_HERE:
+        assert answer["mode"] == "namespace", answer["logs"]
+        assert (body["cwd"], body["uid"]) == ("/var/task", 993)
 
 
 NON_ROOT_CHECK = r"""

@@ -320,7 +320,9 @@ def _create_with_wrapper(lam: Any, wrapper: str, mode: int) -> str:
     test_runtime_wrapper_invoke: ``"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/environment_wrapper"``)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", SANDBOX_VIEW)
+        code = zipfile.ZipInfo("app.py")
+        code.external_attr = 0o644 << 16  # readable by all, as AWS requires
+        archive.writestr(code, SANDBOX_VIEW)
         info = zipfile.ZipInfo("wrapper")
         info.external_attr = (0o100000 | mode) << 16
         archive.writestr(info, '#!/bin/sh\nexport WRAPPED=yes\nexec "$@"\n')

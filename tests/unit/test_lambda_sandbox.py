@@ -365,3 +365,18 @@ def test_container_runtime_command_runs_the_wrapper_with_the_runtime_command(tmp
     env = {"AWS_LAMBDA_EXEC_WRAPPER": str(wrapper), "WRAPPED_BY": "me", "PATH": "/usr/bin:/bin"}
     result = subprocess.run(_runtime_command("app.handler", env), env=env, capture_output=True, text=True)
     assert result.stdout == "me:python -m awslambdaric app.handler\n"
+
+
+@needs_namespaces
+@pytest.mark.skipif(os.geteuid() != 0, reason="as a non-root user the sandbox user maps to the files' owner")
+def test_code_not_readable_by_all_is_permission_denied_as_on_aws(tmp_path: Path, started: list) -> None:
+    # AWS: "Lambda requires global read permissions on code files" (AWS knowledge center,
+    # lambda-deployment-package-errors); a 0600 file fails with "[ERROR] PermissionError: [Errno 13]
+    # Permission denied: '/var/task/...'" (an AWS log quoted in aws-samples/fedramp-integrated-inventory-
+    # workbook issue 1).
+    code = _folder(tmp_path)
+    spec = _spec(code)
+    (code / "app.py").chmod(0o600)
+    body, error, _, _ = _invoke(_start(started, spec))
+    assert error and body["errorType"] == "PermissionError"
+    assert "Permission denied: '/var/task/app.py'" in body["errorMessage"]

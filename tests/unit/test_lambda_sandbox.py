@@ -380,3 +380,19 @@ def test_code_not_readable_by_all_is_permission_denied_as_on_aws(tmp_path: Path,
     body, error, _, _ = _invoke(_start(started, spec))
     assert error and body["errorType"] == "PermissionError"
     assert "Permission denied: '/var/task/app.py'" in body["errorMessage"]
+
+
+@needs_namespaces
+def test_several_layers_are_merged_at_opt_later_ones_winning(tmp_path: Path, started: list) -> None:
+    # AWS: "Lambda extracts the layers in the order that you added them to the function ... files from a
+    # later layer overwrite files with the same name" (docs: "Adding layers to functions"), under /opt.
+    layers = [_folder(tmp_path) for _ in range(2)]
+    for index, layer in enumerate(layers):
+        (layer / "python").mkdir(mode=0o755)
+        (layer / "python" / f"only_{index}.py").write_text("")
+        (layer / "python" / "both.py").write_text(f"WHO = {index}\n")
+    source = PROBE.replace("import ctypes,", "import both, only_0, only_1, ctypes,").replace(
+        '"uid": os.getuid(),', '"uid": os.getuid(), "who": both.WHO,'
+    )
+    body = _invoke(_start(started, _spec(_folder(tmp_path), source, layer_dirs=layers)))[0]
+    assert body["who"] == 1

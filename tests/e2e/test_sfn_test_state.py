@@ -222,3 +222,34 @@ def test_variables_are_the_states_variables(tested: tuple[Any, str, str]) -> Non
     state = {"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% $x * 2 %}", "End": True}
     result = tested[0].test_state(definition=json.dumps(state), input="{}", variables=json.dumps({"x": 21}))
     assert result["status"] == "SUCCEEDED" and json.loads(result["output"]) == 42
+
+
+# test_state/test_test_state_scenarios.snapshot.json, test_state_task_catch_error: a caught failure is
+# CAUGHT_ERROR with its error, cause, the catcher's Next as nextState and the catcher's output.
+def test_a_caught_failure_is_caught_error(tested: tuple[Any, str, str], machine: str) -> None:
+    sfn, _, role = tested
+    result = sfn.test_state(
+        definition=machine, stateName=FILTER_STATE, roleArn=role, input=_body([0.51, 0.49])
+    )
+    assert result["status"] == "CAUGHT_ERROR", result
+    assert result["error"] == "ThresholdConfidenceNotMet"
+    assert result["nextState"] == "Write low-confidence result"
+    output = json.loads(result["output"])  # the catcher's ResultPath $.error on the state's input
+    assert (
+        output["body"]["inferences"] == [0.51, 0.49]
+        and output["error"]["Error"] == "ThresholdConfidenceNotMet"
+    )
+
+
+# test_state/test_state_configuration.snapshot.json, test_state_configuration_retrier_retry_count: a
+# failure a Retrier matches is RETRIABLE, with its error and cause; TestState does not retry.
+def test_a_retriable_failure_is_retriable(tested: tuple[Any, str, str], machine: str) -> None:
+    error = {"error": "Lambda.ServiceException", "cause": "mocked"}
+    result = tested[0].test_state(
+        definition=machine, stateName=CLASSIFIER_STATE, input="{}", mock={"errorOutput": error}
+    )
+    assert (result["status"], result["error"], result["cause"]) == (
+        "RETRIABLE",
+        "Lambda.ServiceException",
+        "mocked",
+    )

@@ -359,10 +359,19 @@ def _next_state_noted(original: Any) -> Any:
 
 
 def _aws_status(original: Any) -> Any:
-    """FAILED at a matching Retrier is RETRIABLE; SUCCEEDED after a Catch is CAUGHT_ERROR (AWS's statuses)."""
+    """FAILED at a matching Retrier is RETRIABLE; SUCCEEDED after a Catch is CAUGHT_ERROR (AWS's statuses).
+
+    A failure without a cause (a task's ``States.Timeout``) made LocalStack's own code raise KeyError:
+    it answers without ``cause`` instead.
+    """
 
     def to_test_state_output(self: Any, inspection_level: Any) -> Any:
+        error = getattr(self.exec_worker.env._program_state, "error", None)  # program_state() is a copy
+        if isinstance(error, dict):
+            error.setdefault("cause", None)
         output = original(self, inspection_level)
+        if "cause" in output and output["cause"] is None:
+            del output["cause"]
         inspection = self.exec_worker.env.inspection_data
         retriable, caught = inspection.pop("scones_retriable", None), inspection.pop("scones_caught", None)
         if retriable:

@@ -10,9 +10,8 @@ it reads the members from the request body itself (the members of botocore's cur
 * ``stateName``: ``definition`` is a whole state machine and the state of that name is tested
   (its ``QueryLanguage`` inherited); a name the machine lacks is AWS's ``ValidationException`` "State
   not found in definition".
-* AWS's statuses: a state that goes on answers ``SUCCEEDED`` with its ``nextState`` (LocalStack never
-  ended a lone state with ``Next``); a failure a Retrier matches answers ``RETRIABLE`` without retrying;
-  a failure a Catcher catches answers ``CAUGHT_ERROR`` with the catcher's ``nextState`` and output.
+* AWS's statuses (``SUCCEEDED`` with ``nextState``, ``RETRIABLE``, ``CAUGHT_ERROR``): see
+  ``sfn_test_state_statuses.py``.
 * ``mock``: a Task state's integration is not called; ``result`` (a JSON string: else AWS's
   "Mocked result must be valid JSON") is its result, checked first against the integration's output
   shape in LocalStack's botocore model with ``fieldValidationMode`` STRICT (default), PRESENT or NONE
@@ -45,10 +44,6 @@ from localstack_plugin.patches import Replaces, applied, require_localstack_vers
 _API = "localstack.aws.api"
 _SFN = "localstack.services.stepfunctions.asl"
 _ENV = f"{_SFN}.eval.environment.Environment"
-_EXECUTE_STATE = f"{_SFN}.component.state.state_execution.execute_state"
-_FAILURE = (
-    f"(self, env: {_ENV}, failure_event: {_SFN}.component.common.error_name.failure_event.FailureEvent)"
-)
 REPLACES = (
     Replaces(
         "localstack.services.stepfunctions.provider",
@@ -67,22 +62,6 @@ REPLACES = (
         "localstack.services.stepfunctions.backend.test_state.execution_worker",
         "TestStateExecutionWorker._get_evaluation_environment",
         f"(self) -> {_ENV}",
-    ),
-    Replaces(
-        _EXECUTE_STATE,
-        "ExecutionState._handle_retry",
-        f"{_FAILURE} -> {_SFN}.component.common.retry.retry_outcome.RetryOutcome",
-    ),
-    Replaces(_EXECUTE_STATE, "ExecutionState._handle_catch", f"{_FAILURE} -> None"),
-    Replaces(
-        f"{_SFN}.component.test_state.program.test_state_program",
-        "TestStateProgram._eval_body",
-        f"(self, env: {_SFN}.eval.test_state.environment.TestStateEnvironment) -> None",
-    ),
-    Replaces(
-        "localstack.services.stepfunctions.backend.test_state.execution",
-        "TestStateExecution.to_test_state_output",
-        "(self, inspection_level: 'InspectionLevel') -> 'TestStateOutput'",
     ),
 )
 
@@ -306,91 +285,10 @@ def _test_state(original: Any) -> Any:
     return test_state
 
 
-class Retriable(Exception):
-    """A Retrier matched: AWS's TestState stops there and answers RETRIABLE (it never retries)."""
-
-
-def _is_test_state(env: Any) -> bool:
-    from localstack.services.stepfunctions.asl.eval.test_state.environment import TestStateEnvironment
-
-    return isinstance(env, TestStateEnvironment)
-
-
-def _error_of(failure_event: Any) -> dict[str, str]:
-    details = next(iter((failure_event.event_details or {}).values()), {}) or {}
-    return {"error": details.get("error", ""), "cause": details.get("cause", "")}
-
-
-def _retry_once(original: Any) -> Any:
-    from localstack.services.stepfunctions.asl.component.common.retry.retry_outcome import RetryOutcome
-
-    def _handle_retry(self: Any, env: Any, failure_event: Any) -> Any:
-        outcome = original(self, env, failure_event)
-        if outcome == RetryOutcome.CanRetry and _is_test_state(env):
-            env.inspection_data["scones_retriable"] = _error_of(failure_event)
-            raise Retriable()
-        return outcome
-
-    _handle_retry.__wrapped__ = original  # type: ignore[attr-defined]
-    return _handle_retry
-
-
-def _catch_noted(original: Any) -> Any:
-    def _handle_catch(self: Any, env: Any, failure_event: Any) -> None:
-        original(self, env, failure_event)
-        if _is_test_state(env):
-            env.inspection_data["scones_caught"] = _error_of(failure_event)
-
-    _handle_catch.__wrapped__ = original  # type: ignore[attr-defined]
-    return _handle_catch
-
-
-def _next_state_noted(original: Any) -> Any:
-    """A state that goes on (``Next``, a catcher's ``Next``) ends the test with that ``nextState``."""
-    from localstack.services.stepfunctions.asl.eval.program_state import ProgramRunning
-
-    def _eval_body(self: Any, env: Any) -> None:
-        original(self, env)
-        if isinstance(env.program_state(), ProgramRunning) and env.next_state_name != self.test_state.name:
-            env.set_choice_selected(env.next_state_name)
-
-    _eval_body.__wrapped__ = original  # type: ignore[attr-defined]
-    return _eval_body
-
-
-def _aws_status(original: Any) -> Any:
-    """FAILED at a matching Retrier is RETRIABLE; SUCCEEDED after a Catch is CAUGHT_ERROR (AWS's statuses).
-
-    A failure without a cause (a task's ``States.Timeout``) made LocalStack's own code raise KeyError:
-    it answers without ``cause`` instead.
-    """
-
-    def to_test_state_output(self: Any, inspection_level: Any) -> Any:
-        error = getattr(self.exec_worker.env._program_state, "error", None)  # program_state() is a copy
-        if isinstance(error, dict):
-            error.setdefault("cause", None)
-        output = original(self, inspection_level)
-        if "cause" in output and output["cause"] is None:
-            del output["cause"]
-        inspection = self.exec_worker.env.inspection_data
-        retriable, caught = inspection.pop("scones_retriable", None), inspection.pop("scones_caught", None)
-        if retriable:
-            output = {k: v for k, v in output.items() if k in ("inspectionData",)}
-            output.update(status="RETRIABLE", **retriable)
-        elif caught and output.get("status") == "SUCCEEDED":
-            output.update(status="CAUGHT_ERROR", **caught)
-        return output
-
-    to_test_state_output.__wrapped__ = original  # type: ignore[attr-defined]
-    return to_test_state_output
-
-
 @hooks.on_infra_start()
 def test_state_2025() -> None:
     require_localstack_version("sfn_test_state")
     from localstack.services.stepfunctions import provider
-    from localstack.services.stepfunctions.asl.component.state.state_execution import execute_state
-    from localstack.services.stepfunctions.asl.component.test_state.program import test_state_program
     from localstack.services.stepfunctions.backend.test_state import execution, execution_worker
 
     provider.StepFunctionsProvider.test_state = _test_state(provider.StepFunctionsProvider.test_state)
@@ -399,11 +297,4 @@ def test_state_2025() -> None:
     )
     worker = execution_worker.TestStateExecutionWorker
     worker._get_evaluation_environment = _with_request_extras(worker._get_evaluation_environment)
-    state = execute_state.ExecutionState
-    state._handle_retry = _retry_once(state._handle_retry)
-    state._handle_catch = _catch_noted(state._handle_catch)
-    program = test_state_program.TestStateProgram
-    program._eval_body = _next_state_noted(program._eval_body)
-    run = execution.TestStateExecution
-    run.to_test_state_output = _aws_status(run.to_test_state_output)
     applied("sfn_test_state")

@@ -19,6 +19,7 @@ it reads the members from the request body itself (the members of botocore's cur
   failure. Both at once, ``revealSecrets`` with a mock, and a mock on a Pass, Wait, Choice, Succeed
   or Fail state are refused with AWS's messages.
 * ``variables``: a JSON object whose members are the workflow variables the state sees.
+* ``input`` over 256 KiB is refused as StartExecution refuses it (``sfn_input_limit.py``).
 * A Task without ``mock`` needs ``roleArn`` (AWS: "RoleArn must be specified when testing a Task
   state").
 
@@ -40,6 +41,8 @@ from localstack.runtime import hooks
 
 from localstack_plugin import sfn_mock_validation
 from localstack_plugin.patches import Replaces, applied, require_localstack_version
+from localstack_plugin.patches.sfn_input_limit import MESSAGE as INPUT_TOO_LARGE
+from localstack_plugin.patches.sfn_input_limit import input_too_large
 
 _API = "localstack.aws.api"
 _SFN = "localstack.services.stepfunctions.asl"
@@ -239,6 +242,8 @@ def _test_state(original: Any) -> Any:
         from localstack.utils.strings import short_uid
 
         body = _request_body(context)
+        if input_too_large(input):
+            raise _refuse(INPUT_TOO_LARGE)
         for member, what in sfn_mock_validation.TEST_STATE_REFUSED.items():
             if member in body:
                 raise _refuse(

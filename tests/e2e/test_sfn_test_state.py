@@ -253,3 +253,11 @@ def test_a_retriable_failure_is_retriable(tested: tuple[Any, str, str], machine:
         "Lambda.ServiceException",
         "mocked",
     )
+
+
+# The API reference gives TestState's input the same 262144 maximum as StartExecution's.
+def test_an_input_over_256_kib_is_refused(tested: tuple[Any, str, str]) -> None:
+    state = {"Type": "Pass", "End": True}
+    big = json.dumps({"data": "x" * (300 * 1024)})
+    error = _refusal(lambda: tested[0].test_state(definition=json.dumps(state), input=big))
+    assert error["Code"] == "ValidationException" and "262144 bytes in UTF-8 encoding" in error["Message"]

@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from harness.config import Settings
 from harness.targets import target_for
@@ -208,3 +209,29 @@ def test_an_invalid_jsonata_timestamp_fails_as_on_aws(sfn: Any, value: str) -> N
 def test_a_past_jsonata_timestamp_does_not_wait(sfn: Any, value: str) -> None:
     execution, _ = run(sfn, wait_until(value), {"TimestampValue": value})
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
+
+
+# AWS accepts ItemBatcher in a distributed Map (LocalStack's AWS-validated test_base_scenarios.snapshot.json,
+# test_map_item_batching_*); LocalStack Community cannot batch, so the harness refuses it, saying why
+# (docs/parity.md), where LocalStack alone answered an ANTLR parser error.
+def test_an_item_batcher_is_refused_with_the_reason(sfn: Any) -> None:
+    processor = {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "P",
+        "States": {"P": {"Type": "Pass", "End": True}},
+    }
+    state = {
+        "Type": "Map",
+        "Items": "{% [1, 2, 3] %}",
+        "ItemBatcher": {"MaxItemsPerBatch": 2},
+        "ItemProcessor": processor,
+        "End": True,
+    }
+    definition = {"QueryLanguage": "JSONata", "StartAt": "Batches", "States": {"Batches": state}}
+    with pytest.raises(ClientError) as refused:
+        sfn.create_state_machine(
+            name=f"batcher-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition), roleArn=ROLE_ARN
+        )
+    error = refused.value.response["Error"]
+    assert error["Code"] == "InvalidDefinition"
+    assert "the Map state 'Batches' has an ItemBatcher, which the harness cannot run" in error["Message"]

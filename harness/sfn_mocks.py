@@ -179,3 +179,73 @@ def run_case(
         events=[event["type"] for event in history],
         history=history,
     )
+
+
+def response_for(config: dict[str, Any], name: str, attempt: int) -> dict[str, Any] | None:
+    """The ``Return`` or ``Throw`` of mocked response ``name`` for ``attempt`` (None past its last)."""
+    for key, step in config["MockedResponses"][name].items():
+        match = _RANGE.match(key.strip())
+        if match and int(match[1]) <= attempt <= int(match[2] or match[1]):
+            return step
+    return None
+
+
+def test_state_mock(step: dict[str, Any], field_validation: str) -> dict[str, Any]:
+    """A MockConfigFile step as TestState's ``mock``."""
+    if "Throw" in step:
+        return {"errorOutput": {"error": step["Throw"]["Error"], "cause": step["Throw"]["Cause"]}}
+    return {"result": json.dumps(step["Return"]), "fieldValidationMode": field_validation}
+
+
+def run_case_with_test_state(
+    sfn: Any,
+    definition: str,
+    role_arn: str,
+    config: dict[str, Any],
+    state_machine: str,
+    case: str,
+    payload: Any,
+    field_validation: str = "NONE",
+    max_steps: int = 100,
+) -> MockedRun:
+    """Walk ``case`` through the state machine one TestState call per state (AWS's 2025 TestState).
+
+    Each state is tested in the whole definition (``stateName``) with the previous state's output as
+    its input: a state the case mocks gets its attempt's ``Return`` or ``Throw`` as ``mock``, any
+    other runs for real. ``SUCCEEDED`` and ``CAUGHT_ERROR`` go on to ``nextState``; ``RETRIABLE``
+    tries the same state again with the next attempt's response, and fails the run where the file has
+    none (write as many attempts as the state's ``Retry`` allows; a real state is not retried);
+    ``FAILED`` ends the run. The same calls work against AWS itself. ``events`` lists
+    ``<state>: <status>`` in order; ``execution_arn`` is empty (nothing is executed).
+    """
+    mocked = config["StateMachines"][state_machine]["TestCases"][case]
+    state: str | None = json.loads(definition)["StartAt"]
+    data, attempts, events = payload, 0, []
+    status, error, cause, output = "FAILED", None, None, None
+    for _ in range(max_steps):
+        kwargs: dict[str, Any] = {"definition": definition, "stateName": state, "input": json.dumps(data)}
+        step = response_for(config, mocked[state], attempts) if state in mocked else None
+        if step is not None:
+            kwargs["mock"] = test_state_mock(step, field_validation)
+        else:
+            kwargs["roleArn"] = role_arn
+        answer = sfn.test_state(**kwargs)
+        status, error, cause = answer["status"], answer.get("error"), answer.get("cause")
+        events.append(f"{state}: {status}")
+        if status == "RETRIABLE" and step is not None and response_for(config, mocked[state], attempts + 1):
+            attempts += 1
+            continue
+        if status in ("SUCCEEDED", "CAUGHT_ERROR"):
+            data = output = json.loads(answer["output"]) if answer.get("output") else None
+            state, attempts = answer.get("nextState"), 0
+            if state:
+                continue
+            status, error, cause = "SUCCEEDED", None, None
+        elif status == "RETRIABLE":
+            status = "FAILED"
+        break
+    else:
+        error, cause = "States.Runtime", f"no end after {max_steps} states"
+    return MockedRun(
+        case=case, execution_arn="", status=status, error=error, cause=cause, output=output, events=events
+    )

@@ -3,6 +3,8 @@
 No model, no endpoint, no training: the states a test case mocks return or throw what the file
 says (LocalStack's ``SFN_MOCK_CONFIG``, AWS's format); the others run the real functions. See
 harness/sfn_mocks.py for how one running cloud serves any mock file, and docs/testing.md.
+``--test-state`` walks each case through AWS's 2025 TestState instead, one state per call with
+``mock`` (the calls AWS itself answers): see docs/testing.md for which to use when.
 """
 
 from __future__ import annotations
@@ -36,11 +38,28 @@ def sfn_test(
         typer.Option("--input", help="Execution input as JSON (default: the bucket and a sample image key)."),
     ] = None,
     history: Annotated[bool, typer.Option(help="Print each execution's event types.")] = False,
+    test_state: Annotated[
+        bool,
+        typer.Option(
+            "--test-state",
+            help="Run each case state by state through TestState with mock (AWS's 2025 API) instead of "
+            "executing the state machine with SFN_MOCK_CONFIG.",
+        ),
+    ] = False,
+    field_validation: Annotated[
+        str,
+        typer.Option(
+            help="TestState's fieldValidationMode for mocked results with --test-state (STRICT, PRESENT, "
+            "NONE). NONE by default: Step Functions Local does not validate a MockConfigFile's Return."
+        ),
+    ] = "NONE",
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the results as JSON lines on stdout.")
     ] = False,
 ) -> None:
     """Run the state machine with mocked Lambda results (MockConfigFile test cases): no model, no endpoint."""
+    import botocore.config
+
     from harness.deploy import deploy
     from harness.names import STATE_MACHINE
     from harness.staging import ensure_bucket
@@ -53,6 +72,8 @@ def sfn_test(
             "sfn-test runs on the embedded target (--target local): LocalStack there is started with "
             "SFN_MOCK_CONFIG; AWS itself has no mock mode for state machines (see docs/parity.md)"
         )
+    if field_validation not in ("STRICT", "PRESENT", "NONE"):
+        raise HarnessError(f"--field-validation must be STRICT, PRESENT or NONE, not {field_validation!r}")
     source = mock_config or sfn_mocks.DEFAULT_MOCK_CONFIG
     try:
         config = sfn_mocks.load(source)
@@ -73,14 +94,31 @@ def sfn_test(
     sfn_mocks.install(settings, source)
     # deploy wires the bucket's photo events (harness/events.py): it must exist, staged or not.
     ensure_bucket(target.client("s3"), settings.bucket, settings.region)
-    arn = deploy(settings, target).state_machine_arn
+    deployed = deploy(settings, target)
+    arn = deployed.state_machine_arn
     sfn = target.client("stepfunctions")
+    # TestState goes to AWS's sync-states host: a local endpoint takes no host prefix.
+    tester = target.client("stepfunctions", config=botocore.config.Config(inject_host_prefix=False))
+    definition = sfn.describe_state_machine(stateMachineArn=arn)["definition"]
 
-    table = Table(title=f"{STATE_MACHINE} with {source.name}", title_justify="left")
+    how = "TestState" if test_state else "SFN_MOCK_CONFIG"
+    table = Table(title=f"{STATE_MACHINE} with {source.name} ({how})", title_justify="left")
     for column in ("case", "status", "error", "events"):
         table.add_column(column)
     for name in case or known:
-        run = sfn_mocks.run_case(sfn, arn, name, payload)
+        if test_state:
+            run = sfn_mocks.run_case_with_test_state(
+                tester,
+                definition,
+                deployed.states_role_arn,
+                config,
+                STATE_MACHINE,
+                name,
+                payload,
+                field_validation,
+            )
+        else:
+            run = sfn_mocks.run_case(sfn, arn, name, payload)
         if json_out:
             record = {k: v for k, v in asdict(run).items() if k != "history"}
             print(json.dumps(record, default=str))

@@ -61,6 +61,9 @@ results = {
     "partition": ev("$partition([1,2,3,4,5,6,7], 3)"),
     "range": ev("$range(0, 10, 2)"),
     "range_down": ev("$range(5, 1, -2)"),
+    "range_one": ev("$range(1, 9, 9)"),
+    "range_one_kept": ev("[$range(1, 9, 9)]"),
+    "range_undefined_argument": ev("$exists($range($nothing, 3, 1))"),
     "hash": ev("$hash('hello', 'SHA-256')"),
     "md5": ev("$hash('hello', 'MD5')"),
     "seeded": [ev("$random(42)"), ev("$random(42)")],
@@ -124,6 +127,9 @@ def test_step_functions_functions(contract: dict) -> None:
     assert results["partition"] == [[1, 2, 3], [4, 5, 6], [7]]
     assert results["range"] == [0, 2, 4, 6, 8, 10]
     assert results["range_down"] == [5, 3, 1]
+    # AWS's recorded test_array_range (LocalStack's test_array_jsonata.snapshot.json): a sequence.
+    assert (results["range_one"], results["range_one_kept"]) == (1, [1])
+    assert results["range_undefined_argument"] is False
     assert results["hash"] == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
     assert results["md5"] == "5d41402abc4b2a76b9719d911017c592"
     assert results["seeded"][0] == results["seeded"][1] and 0 <= results["seeded"][0] < 1

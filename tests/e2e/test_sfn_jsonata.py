@@ -131,7 +131,7 @@ def test_a_throwing_expression_is_a_query_evaluation_error(machine: tuple[Any, s
     assert output["caught"] == "States.QueryEvaluationError"
     assert (
         "The JSONata expression '{'value': $states.input.value / $states.input.divisor}' specified for the "
-        "field 'Payload' threw an error during evaluation. T2002: " in output["cause"]
+        "field 'Arguments/Payload' threw an error during evaluation. T2002: " in output["cause"]
     ), output["cause"]
     events = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
     failed = [e["evaluationFailedEventDetails"] for e in events if e["type"] == "EvaluationFailed"]

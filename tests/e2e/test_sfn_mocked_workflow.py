@@ -16,6 +16,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import botocore.config
 import pytest
 
 from harness import deploy, names, sfn_mocks
@@ -171,3 +172,67 @@ def test_cli_names_an_unknown_case(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert "no test case Nope (it has: Success, LowConfidence," in " ".join(done.stderr.split())
+
+
+def test_the_cases_through_test_state_end_as_the_executions_do(
+    embedded_cloud: Settings, mocked: dict[str, sfn_mocks.MockedRun]
+) -> None:
+    """The same six cases walked state by state through TestState with ``mock`` (AWS's 2025 API, the
+    calls AWS answers too): each ends with the execution's status, error and output."""
+    settings = embedded_cloud.replace(threshold=THRESHOLD)
+    target = target_for(settings)
+    deployed = deploy.deploy(settings, target)
+    tester = target.client("stepfunctions", config=botocore.config.Config(inject_host_prefix=False))
+    definition = tester.describe_state_machine(stateMachineArn=deployed.state_machine_arn)["definition"]
+    config = sfn_mocks.load(sfn_mocks.DEFAULT_MOCK_CONFIG)
+    for case, execution in mocked.items():
+        run = sfn_mocks.run_case_with_test_state(
+            tester, definition, deployed.states_role_arn, config, names.STATE_MACHINE, case, PAYLOAD
+        )
+        assert (run.status, run.error) == (execution.status, execution.error), (case, run.events)
+        if execution.status == "SUCCEEDED":
+            assert run.output == execution.output, case
+    retried = sfn_mocks.run_case_with_test_state(
+        tester,
+        definition,
+        deployed.states_role_arn,
+        config,
+        names.STATE_MACHINE,
+        "ServiceExceptionThenSuccess",
+        PAYLOAD,
+    )
+    assert retried.events[:3] == [
+        "Serialize image data: SUCCEEDED",
+        "Classify image: RETRIABLE",
+        "Classify image: SUCCEEDED",
+    ]
+
+
+def test_cli_runs_a_case_through_test_state(embedded_cloud: Settings) -> None:
+    """`harness sfn-test --test-state --case C`: the case walked through TestState with mocks."""
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        pytest.skip("harness sfn-test uses the embedded cloud it starts; AWS_ENDPOINT_URL points elsewhere")
+    env = {
+        **os.environ,
+        "HARNESS_HOME": str(embedded_cloud.home),
+        "HARNESS_LOCALSTACK_PORT": str(embedded_cloud.localstack_port),
+        "HARNESS_SAGEMAKER_PORT": str(embedded_cloud.sagemaker_port),
+        "HARNESS_THRESHOLD": str(THRESHOLD),
+        "HARNESS_TARGET": "local",
+    }
+    exe = Path(sys.executable).with_name("harness")
+    done = subprocess.run(
+        [str(exe), "sfn-test", "--test-state", "--case", "LowConfidence", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (record["case"], record["status"], record["error"]) == (
+        "LowConfidence",
+        "FAILED",
+        "ThresholdConfidenceNotMet",
+    )
+    assert record["events"][2] == "Filter low-confidence inferences: CAUGHT_ERROR"

@@ -80,3 +80,18 @@ def test_install_replaces_the_active_file_with_a_newer_mtime(tmp_path: Path) -> 
     assert int(active.stat().st_mtime) > mtime
     assert [p.name for p in active.parent.iterdir()] == [active.name], "no temp file left behind"
     assert not os.access(tmp_path / "home" / "localstack" / f".{active.name}.tmp", os.F_OK)
+
+
+def test_a_mock_config_step_becomes_a_test_state_mock() -> None:
+    config = sfn_mocks.load(sfn_mocks.DEFAULT_MOCK_CONFIG)
+    throttled = sfn_mocks.response_for(config, "AlwaysThrottled", 3)
+    assert throttled is not None and sfn_mocks.response_for(config, "AlwaysThrottled", 4) is None
+    assert sfn_mocks.test_state_mock(throttled, "NONE") == {
+        "errorOutput": {"error": throttled["Throw"]["Error"], "cause": throttled["Throw"]["Cause"]}
+    }
+    confident = sfn_mocks.response_for(config, "ConfidentBicycle", 0)
+    assert confident is not None
+    assert sfn_mocks.test_state_mock(confident, "STRICT") == {
+        "result": json.dumps(confident["Return"]),
+        "fieldValidationMode": "STRICT",
+    }

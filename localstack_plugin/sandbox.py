@@ -79,8 +79,16 @@ def namespaces_available() -> bool:
     return isolation().mode == "namespace"
 
 
-def _decide() -> Isolation:
-    wanted = os.environ.get(MODE_ENV, "").strip().lower() or "namespace"
+def isolation_for(mode: str) -> Isolation:
+    """What environments get when ``LAMBDA_TMP_ISOLATION`` is ``mode``: probed now, not cached (for
+    ``harness doctor``, which asks on behalf of a LocalStack that reads the mode from the settings)."""
+    return _decide(mode)
+
+
+def _decide(wanted: str | None = None) -> Isolation:
+    if wanted is None:
+        wanted = os.environ.get(MODE_ENV, "")
+    wanted = wanted.strip().lower() or "namespace"
     if wanted not in MODES:
         raise ValueError(f"{MODE_ENV}={wanted!r} is not one of {', '.join(MODES)}")
     if wanted == "dir":

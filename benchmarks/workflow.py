@@ -36,7 +36,7 @@ from harness import events, executions, pipeline, workflow  # noqa: E402
 from harness.config import load_settings  # noqa: E402
 from harness.embedded import stack  # noqa: E402
 from harness.embedded.process import free_ports  # noqa: E402
-from harness.targets import target_for  # noqa: E402
+from harness.targets.registry import target_for  # noqa: E402
 from harness.workflow import RunOptions, run  # noqa: E402
 
 DATASET = ROOT.parent / "shared" / "data" / "cifar-100-mini.tar.gz"
@@ -71,7 +71,9 @@ def main() -> int:
         )
         start = time.perf_counter()
         try:
-            result = run(settings, options, log=lambda m: console.print(f"  {m}", highlight=False))
+            result = run(
+                target_for(settings), options, log=lambda m: console.print(f"  {m}", highlight=False)
+            )
             wall = time.perf_counter() - start
             # Latency without queueing: the same executions one at a time on the warm stack.
             target = target_for(settings)

@@ -18,10 +18,10 @@ from typing import Any
 
 from harness import policies
 from harness.config import Settings
+from harness.iam import ensure_role, retry_role_propagation
+from harness.names import EVENTS_ROLE, PHOTO_RULE, PHOTO_TARGET_ID
 
-EVENTS_ROLE = "scones-events-role"
-PHOTO_RULE = "scones-photo-uploaded"
-TARGET_ID = "classify-photo"
+TARGET_ID = PHOTO_TARGET_ID
 INPUT_TEMPLATE = '{"s3_bucket": <bucket>, "s3_key": <key>}'
 
 Log = Callable[[str], None]
@@ -109,8 +109,6 @@ def ensure_photo_events(
     settings: Settings, session_client: Callable[[str], Any], state_machine_arn: str, log: Log
 ) -> list[str]:
     """Bucket notifications, the events role, the rule and its target; returns the changes made."""
-    from harness.deploy import ensure_role, retry_role_propagation  # deploy imports this module
-
     s3, events, iam = (session_client(s) for s in ("s3", "events", "iam"))
     changes: list[str] = []
     if ensure_bucket_to_eventbridge(s3, settings.bucket):

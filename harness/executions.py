@@ -17,12 +17,14 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
 from harness.cifar import CLASS_NAMES
+
+if TYPE_CHECKING:  # the data stack loads when a report is drawn, not when the CLI starts
+    pass
 
 Steps = Callable[[int, int], None]
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -164,6 +166,8 @@ def run_executions(
 
 def summarise(results: list[ExecutionResult], labels: dict[str, int]) -> dict[str, Any]:
     """Counts by outcome and error name, accuracy of the passed predictions, latency percentiles."""
+    import pandas as pd
+
     df = pd.DataFrame([r.__dict__ for r in results])
     if df.empty:
         return {"executions": 0}

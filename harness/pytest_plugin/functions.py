@@ -68,7 +68,7 @@ def function_role(iam: Any) -> str:
     (the broad policy above) plus writing their logs.
     """
     from harness import policies
-    from harness.deploy import ensure_role as ensure_workflow_role
+    from harness.iam import ensure_role as ensure_workflow_role
 
     policy = json.loads(json.dumps(BROAD_POLICY))
     policy["Statement"].append(
@@ -106,7 +106,7 @@ def deploy(
     """Create a zip function from ``source`` (handler ``<module>.handler``) and wait until Active."""
     if role_arn == ROLE_ARN:
         ensure_role(iam_for(lam), ROLE_NAME, BROAD_POLICY)
-    from harness.deploy import retry_role_propagation
+    from harness.iam import retry_role_propagation
 
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     retry_role_propagation(

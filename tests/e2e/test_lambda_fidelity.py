@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from harness.config import Settings
-from harness.targets import target_for
+from harness.targets.registry import target_for
 from localstack_plugin import runtimes
 from tests.support.lambda_zip import deploy, ensure_role, iam_for
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from harness import deploy, model, teardown, workflow
-from harness.cli import app
+from harness import deploy, jobs, model, teardown, workflow
 from harness.config import Settings
-from harness.targets import target_for
+from harness.main import app
+from harness.targets.registry import target_for
 from harness.workflow import RunOptions, WorkflowError
 
 runner = CliRunner()
@@ -33,8 +33,8 @@ def _everything_deployed(settings: Settings = SETTINGS) -> None:
     role = workflow.sagemaker_role(settings, target)
     sm = target.client("sagemaker")
     request = model.training_job_request(settings, "scones-ic-00000000000000aa", role, 10)
-    trained = model.train(sm, target.client("logs"), request, poll_s=0)
-    model.deploy_endpoint(sm, settings, trained, role)
+    trained = jobs.train(sm, target.client("logs"), request, poll_s=0)
+    jobs.deploy_endpoint(sm, settings, trained, role)
     deploy.deploy(settings, target)
 
 
@@ -78,7 +78,7 @@ def test_down_on_aws_with_delete_data_leaves_only_foreign_objects(aws) -> None:
 
 def test_run_on_aws_creates_nothing_without_consent(aws) -> None:
     with pytest.raises(WorkflowError, match="--yes"):
-        workflow.run(SETTINGS, RunOptions())
+        workflow.run(target_for(SETTINGS), RunOptions())
     target = target_for(SETTINGS)
     assert target.client("s3").list_buckets()["Buckets"] == []
     assert target.client("iam").list_roles()["Roles"] == []
@@ -98,7 +98,7 @@ def test_run_on_aws_deletes_the_endpoint_even_when_a_later_phase_fails(
 
     monkeypatch.setattr(workflow, "_run_phases", failing_phases)
     with pytest.raises(WorkflowError, match="boom"):
-        workflow.run(SETTINGS, RunOptions(billable_ok=True, keep_endpoint=keep))
+        workflow.run(target_for(SETTINGS), RunOptions(billable_ok=True, keep_endpoint=keep))
     assert _left()["endpoints"] == endpoints_left
 
 

@@ -10,7 +10,7 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
-from harness.cli import app
+from harness.main import app
 
 runner = CliRunner()
 
@@ -96,7 +96,7 @@ def test_stage_help_names_the_official_url() -> None:
 def test_cli_start_up_does_not_load_the_data_stack() -> None:
     """`harness --help` and `harness up` must not pay for pandas/matplotlib/torch imports."""
     heavy = "('pandas', 'matplotlib', 'torch')"
-    code = f"import sys, harness.cli; print(sorted(m for m in {heavy} if m in sys.modules))"
+    code = f"import sys, harness.main; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

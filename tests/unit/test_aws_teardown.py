@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from harness import deploy, jobs, model, teardown, workflow
+from harness import deploy, jobs, model, pipeline, teardown, workflow
 from harness.config import Settings
 from harness.main import app
 from harness.targets.registry import target_for
@@ -112,3 +112,59 @@ def test_algorithm_setting() -> None:
         Settings(algorithm="image")
     with pytest.raises(ValueError, match="algorithm must be one of builtin, image"):
         Settings(algorithm="mxnet")
+
+
+def _what_the_pipeline_creates(settings: Settings, runs: int) -> list[str]:
+    """What `harness run --pipeline stepfunctions` leaves on AWS: its state machine and role, and per run
+    the requests statemachine/pipeline.asl.json sends from its input (moto's Step Functions does not run
+    SageMaker tasks, so they are sent here as its states send them: a training job, CreateModel,
+    CreateEndpointConfig, CreateEndpoint). Returns the runs' job names."""
+    target = target_for(settings)
+    target.client("s3").create_bucket(Bucket=settings.bucket)  # staging created it
+    role = workflow.sagemaker_role(settings, target)
+    pipeline.deploy_pipeline(settings, target, role, log=print)
+    sm = target.client("sagemaker")
+    jobs_run = []
+    for i in range(runs):
+        name = pipeline.pipeline_job_name() + f"{i}"
+        job = pipeline.pipeline_input(settings, role, 10, name)
+        sm.create_training_job(**job["TrainingJob"])
+        trained = sm.describe_training_job(TrainingJobName=name)["ModelArtifacts"]["S3ModelArtifacts"]
+        sm.create_model(
+            ModelName=job["Model"]["ModelName"],
+            ExecutionRoleArn=job["Model"]["ExecutionRoleArn"],
+            PrimaryContainer={"Image": job["Model"]["Image"], "ModelDataUrl": trained},
+        )
+        config = job["EndpointConfig"]
+        sm.create_endpoint_config(
+            EndpointConfigName=config["EndpointConfigName"],
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": job["Model"]["ModelName"],
+                    "InitialInstanceCount": 1,
+                    "InstanceType": config["InstanceType"],
+                    "InitialVariantWeight": 1,
+                }
+            ],
+            DataCaptureConfig=config["DataCaptureConfig"],
+        )
+        if i == 0:  # a later run updates the endpoint: moto has no UpdateEndpoint, so its config stays
+            # unused, as it does when a run ends before that state; `down` must find it all the same
+            sm.create_endpoint(
+                EndpointName=job["EndpointName"], EndpointConfigName=config["EndpointConfigName"]
+            )
+        jobs_run.append(name)
+    return jobs_run
+
+
+def test_down_on_aws_removes_what_the_stepfunctions_pipeline_created(aws) -> None:
+    # Both pipelines name their jobs, models and configs from harness/names.py, so `down` finds them all.
+    _what_the_pipeline_creates(SETTINGS, runs=2)
+    before = _left()
+    assert len(before["models"]) == len(before["configs"]) == 2 and before["endpoints"]
+    assert pipeline.PIPELINE_STATE_MACHINE in before["machines"]
+    result = runner.invoke(app, ["--target", "aws", "--bucket", SETTINGS.bucket, "down"])
+    assert result.exit_code == 0, result.output
+    left = _left()
+    assert left["endpoints"] == left["configs"] == left["models"] == left["machines"] == [], left

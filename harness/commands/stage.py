@@ -8,15 +8,11 @@ from typing import Annotated
 import typer
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-from harness.cifar import DatasetError
+from harness.cifar import OFFICIAL_URL, DatasetError
 from harness.cli import HarnessError, app, console, settings_of
 from harness.progress import progress_bar
 from harness.staging import stage_dataset
 from harness.targets.registry import target_for
-
-# Kept in sync with harness.cifar.OFFICIAL_URL (a test checks); importing harness.cifar here would load
-# numpy and pandas for every command's start-up, `harness --help` included.
-OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
 
 
 @app.command()

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from harness.config import Settings, SettingsError, load_settings
+from harness.cost import estimate_cost
 from harness.targets.base import TargetError
 from harness.targets.registry import target_for
+from tests.support.lambdas import load_function
 
 
 def test_layers_defaults_file_env_flags(tmp_path: Path) -> None:
@@ -18,7 +20,11 @@ def test_layers_defaults_file_env_flags(tmp_path: Path) -> None:
     s = load_settings(config_file=cfg, environ=env, epochs=5)
     assert (s.bucket, s.threshold, s.epochs, s.region) == ("from-file", 0.85, 5, "eu-west-1")
     assert load_settings(environ={}, config_file=cfg).threshold == 0.8
-    assert Settings().threshold == 0.93 and Settings().training_instance_type == "ml.p2.xlarge"
+    # The defaults agree with what they configure: the filter's own default threshold, and instance
+    # types the cost model has prices for (an estimate of a default run assumes no unknown price).
+    filter_fn = load_function("filter")
+    assert Settings().threshold == filter_fn.DEFAULT_THRESHOLD
+    assert not [a for a in estimate_cost(Settings()).assumptions if "no price on file" in a]
 
 
 def test_config_file_from_env_and_top_level_table(tmp_path: Path) -> None:

@@ -109,9 +109,15 @@ def test_the_run_lock_serializes_and_times_out_naming_the_holder(tmp_path: Path)
     assert waited and "waiting up to 0.3 s" in waited[0]
     order: list[str] = []
     second = RunLock(path)
-    thread = threading.Thread(target=lambda: (second.acquire(timeout_s=10), order.append("second")))
+    waiting = threading.Event()  # the readiness signal: the second run found the lock held and waits
+
+    def acquire_after_the_first() -> None:
+        second.acquire(timeout_s=10, log=lambda _m: waiting.set())
+        order.append("second")
+
+    thread = threading.Thread(target=acquire_after_the_first)
     thread.start()
-    time.sleep(0.5)
+    assert waiting.wait(10), "the second run never started waiting for the lock"
     order.append("first released")
     holder.release()
     thread.join(timeout=10)

@@ -182,7 +182,7 @@ def event_path_latencies(settings: object, keys: list[str], console: Console) ->
 def pipeline_seconds(settings: object, console: Console) -> float:
     """Retrain and redeploy through the pipeline state machine; wall seconds of its execution."""
     target = target_for(settings)
-    role = workflow.sagemaker_role(settings, target)  # type: ignore[arg-type]
+    role = workflow.sagemaker_role(target)  # type: ignore[arg-type]
     arn, _ = pipeline.deploy_pipeline(settings, target, role, log=lambda _m: None)  # type: ignore[arg-type]
     data = pipeline.pipeline_input(settings, role, 1000, pipeline.pipeline_job_name())  # type: ignore[arg-type]
     run_ = pipeline.run_pipeline(target.client("stepfunctions"), arn, data, log=lambda _m: None)

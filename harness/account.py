@@ -11,7 +11,6 @@ from botocore.exceptions import ClientError
 
 from harness import policies
 from harness.aws_errors import is_not_found
-from harness.config import Settings
 from harness.iam import ensure_role
 from harness.names import SAGEMAKER_ROLE
 from harness.targets.base import Target
@@ -31,8 +30,9 @@ def ensure_bucket(s3: Any, bucket: str, region: str) -> None:
     s3.create_bucket(**kwargs)
 
 
-def sagemaker_role(settings: Settings, target: Target) -> str:
+def sagemaker_role(target: Target) -> str:
     """The execution role SageMaker assumes: the configured one, else one this harness keeps up to date."""
+    settings = target.settings
     if settings.execution_role_arn:
         return settings.execution_role_arn
     arn, _ = ensure_role(

@@ -63,10 +63,9 @@ def _names(pages: Iterable[dict[str, Any]], key: str, name_key: str) -> list[str
     return [item[name_key] for page in pages for item in page.get(key, [])]
 
 
-def teardown(
-    settings: Settings, target: Target, delete_data: bool = False, log: Log = lambda _m: None
-) -> TeardownResult:
-    """Delete the run's resources on ``target``; bucket data too when ``delete_data``."""
+def teardown(target: Target, delete_data: bool = False, log: Log = lambda _m: None) -> TeardownResult:
+    """Delete the run's resources on ``target`` (named from its settings); bucket data too when asked."""
+    settings = target.settings
     session = target.session()
     sm, lam, sfn, s3 = (
         target.client(s, session=session) for s in ("sagemaker", "lambda", "stepfunctions", "s3")

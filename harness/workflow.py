@@ -171,7 +171,7 @@ def _run_phases(
 
     if options.pipeline == "stepfunctions":
         with _phase(result, "pipeline", log):
-            role = sagemaker_role(settings, target)
+            role = sagemaker_role(target)
             result.training_job, result.endpoint = _run_pipeline(
                 settings, target, sfn, role, num_train, result, log
             )
@@ -250,7 +250,7 @@ def _train_and_host(
 ) -> None:
     """The Python path: the harness calls SageMaker itself, reusing a Completed job of the same inputs."""
     with _phase(result, "train", log):
-        role = sagemaker_role(settings, target)
+        role = sagemaker_role(target)
         request = model.training_job_request(settings, "pending", role, num_train)
         request["TrainingJobName"] = model.job_name_for(request, _manifests_etag(s3, settings))
         trained = jobs.train(

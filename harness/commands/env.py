@@ -32,7 +32,7 @@ def env(
     target = target_for(settings)
     try:
         ensure_bucket(target.client("s3"), settings.bucket, settings.region)
-        role = sagemaker_role(settings, target)
+        role = sagemaker_role(target)
     except EndpointConnectionError as exc:
         raise HarnessError(
             f"cannot reach {exc.kwargs.get('endpoint_url')} ({target.unreachable_hint})"

@@ -50,7 +50,7 @@ def deploy(
     log = lambda m: console.print(m, highlight=False)  # noqa: E731
     try:
         result = deploy_functions(settings, target, log=log, adopt=adopt)
-        role = sagemaker_role(settings, target)
+        role = sagemaker_role(target)
         pipeline_arn, pipeline_changed = deploy_pipeline(settings, target, role, log, adopt=adopt)
     except OwnershipError as exc:
         raise HarnessError(str(exc)) from exc

@@ -52,7 +52,7 @@ def host_model(
         s3.upload_file(str(path), settings.bucket, key)
         uri = f"s3://{settings.bucket}/{key}"
     trained = jobs.TrainedModel(job_name=name, model_data_url=uri, reused=True)
-    jobs.deploy_endpoint(sm, settings, trained, sagemaker_role(settings, target))
+    jobs.deploy_endpoint(sm, settings, trained, sagemaker_role(target))
     return name, settings
 
 

@@ -77,7 +77,7 @@ class AwsTarget(Target):
 
     def tear_down(self, delete_data: bool = False, log: Log = lambda _m: None, reset: bool = False) -> None:
         self._no_reset(reset)
-        teardown(self.settings, self, delete_data, log=log)
+        teardown(self, delete_data, log=log)
 
 
 def check_credentials(session: Any, sts: Any, profile: str | None) -> Check:
@@ -147,7 +147,7 @@ def check_role(iam: Any, target: Target, account: str, create: bool) -> Check:
                     "fix execution_role_arn",
                 )
             if create:
-                arn = sagemaker_role(settings, target)
+                arn = sagemaker_role(target)
                 return Check(
                     "execution role", OK, f"created {arn} (least privilege: the bucket, logs, image pulls)"
                 )

@@ -117,11 +117,6 @@ class Target:
     def bills(self) -> bool:
         return self.capabilities.bills
 
-    @property
-    def is_local(self) -> bool:
-        """Emulated (dummy credentials, nothing real) rather than a real cloud."""
-        return self.capabilities.emulated
-
     # --- where calls go ------------------------------------------------------------------------------
     def endpoint_url(self, service: str) -> str | None:
         """The endpoint for ``service`` on this target, ``None`` for AWS's own."""

@@ -56,7 +56,7 @@ class LocalStackTarget(Target):
 
     def tear_down(self, delete_data: bool = False, log: Log = lambda _m: None, reset: bool = False) -> None:
         self._no_reset(reset)
-        teardown(self.settings, self, delete_data, log=log)
+        teardown(self, delete_data, log=log)
         log("the containers keep running: `harness compose down` removes them")
 
 

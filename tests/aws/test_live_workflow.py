@@ -89,4 +89,4 @@ def test_the_whole_workflow_on_aws_and_teardown(aws_settings: Settings) -> None:
         ]
         assert all(e["EndpointStatus"] == "Deleting" for e in remaining), remaining
     finally:
-        teardown.teardown(settings, target, delete_data=True, log=print)
+        teardown.teardown(target, delete_data=True, log=print)

@@ -168,7 +168,7 @@ def test_training_failure_ends_the_pipeline_with_the_jobs_reason(pipelined: dict
     settings: Settings = pipelined["settings"]
     target = target_for(settings)
     sfn, sm = target.client("stepfunctions"), target.client("sagemaker")
-    role = workflow.sagemaker_role(settings, target)
+    role = workflow.sagemaker_role(target)
     arn, _ = pipeline.deploy_pipeline(settings, target, role, log=lambda _m: None)
     execution_input = pipeline.pipeline_input(settings, role, 64, pipeline.pipeline_job_name())
     execution_input["TrainingJob"]["HyperParameters"]["learning_rate"] = "0"  # the algorithm refuses it
@@ -190,7 +190,7 @@ def test_sagemaker_api_errors_are_named_as_step_functions_names_them(pipelined: 
     settings: Settings = pipelined["settings"]
     target = target_for(settings)
     sfn = target.client("stepfunctions")
-    role = workflow.sagemaker_role(settings, target)
+    role = workflow.sagemaker_role(target)
     arn, _ = pipeline.deploy_pipeline(settings, target, role, log=lambda _m: None)
     # The job name of the successful pipeline is taken: SageMaker refuses it with ResourceInUse.
     execution_input = pipeline.pipeline_input(settings, role, 64, pipelined["result"].training_job)
@@ -206,7 +206,7 @@ def test_unknown_parameter_is_refused_as_aws_refuses_it(pipelined: dict[str, Any
     settings: Settings = pipelined["settings"]
     target = target_for(settings)
     sfn = target.client("stepfunctions")
-    role = workflow.sagemaker_role(settings, target)
+    role = workflow.sagemaker_role(target)
     states_role = deploy.deploy(settings, target).states_role_arn
     definition = {
         "StartAt": "Model",
@@ -260,7 +260,7 @@ def test_retraining_updates_the_endpoint_without_a_failed_request(pipelined: dic
                 outcomes.append(f"{type(exc).__name__}: {exc}")
             time.sleep(0.05)
 
-    role = workflow.sagemaker_role(settings, target)
+    role = workflow.sagemaker_role(target)
     arn, _ = pipeline.deploy_pipeline(settings, target, role, log=lambda _m: None)
     data = pipeline.pipeline_input(settings, role, 64, pipeline.pipeline_job_name())
     caller = threading.Thread(target=invoke_forever, daemon=True)

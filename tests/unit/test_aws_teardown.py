@@ -30,7 +30,7 @@ def _everything_deployed(settings: Settings = SETTINGS) -> None:
         "other/keep.txt",
     ):
         s3.put_object(Bucket=settings.bucket, Key=key, Body=b"x")
-    role = workflow.sagemaker_role(settings, target)
+    role = workflow.sagemaker_role(target)
     sm = target.client("sagemaker")
     request = model.training_job_request(settings, "scones-ic-00000000000000aa", role, 10)
     trained = jobs.train(sm, target.client("logs"), request, poll_s=0)
@@ -57,13 +57,13 @@ def test_teardown_deletes_the_run_and_keeps_data_unless_asked(aws) -> None:
     assert before["endpoints"] == ["scones-image-classifier"] and len(before["functions"]) == len(
         deploy.FUNCTIONS
     )
-    result = teardown.teardown(SETTINGS, target_for(SETTINGS))
+    result = teardown.teardown(target_for(SETTINGS))
     after = _left()
     assert after["endpoints"] == after["configs"] == after["models"] == after["functions"] == []
     assert after["machines"] == []
     assert after["objects"] == before["objects"]  # data stays without --delete-data
     assert "endpoint scones-image-classifier" in result.deleted
-    again = teardown.teardown(SETTINGS, target_for(SETTINGS))  # idempotent: all already gone
+    again = teardown.teardown(target_for(SETTINGS))  # idempotent: all already gone
     assert again.deleted == [] and "endpoint scones-image-classifier" in again.missing
 
 
@@ -121,7 +121,7 @@ def _what_the_pipeline_creates(settings: Settings, runs: int) -> list[str]:
     CreateEndpointConfig, CreateEndpoint). Returns the runs' job names."""
     target = target_for(settings)
     target.client("s3").create_bucket(Bucket=settings.bucket)  # staging created it
-    role = workflow.sagemaker_role(settings, target)
+    role = workflow.sagemaker_role(target)
     pipeline.deploy_pipeline(settings, target, role, log=print)
     sm = target.client("sagemaker")
     jobs_run = []

@@ -177,7 +177,7 @@ def test_deploy_refuses_a_same_named_function_it_did_not_create_unless_adopting(
     )
 
     # down leaves someone else's function alone, deletes what the harness made
-    result = teardown.teardown(settings, target)
+    result = teardown.teardown(target)
     assert "function classifier" in result.not_ours
     assert lam.get_function(FunctionName="classifier")
 
@@ -190,6 +190,6 @@ def test_deploy_refuses_a_same_named_function_it_did_not_create_unless_adopting(
         assert lam.get_function(FunctionName=name)["Tags"] == {ownership.TAG_KEY: ownership.TAG_VALUE}
     assert ownership.role_owned(iam.get_role(RoleName=deploy.LAMBDA_ROLE)["Role"])
 
-    result = teardown.teardown(settings, target)
+    result = teardown.teardown(target)
     assert result.not_ours == []
     assert {f"function {n}" for n in deploy.FUNCTIONS} <= set(result.deleted)

@@ -54,7 +54,7 @@ class MotoServerTarget(Target):
         return [Check("moto", OK, f"answers at {self.main_url}")]
 
     def tear_down(self, delete_data: bool = False, log: Log = lambda _m: None, reset: bool = False) -> None:
-        teardown(self.settings, self, delete_data, log=log)
+        teardown(self, delete_data, log=log)
 
 
 @pytest.fixture

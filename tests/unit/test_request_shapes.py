@@ -67,7 +67,7 @@ def recorder() -> Iterator[list[Call]]:
 def drive(settings: Settings) -> None:
     """What ``harness run`` does between staging and the executions, on ``settings.target``."""
     target = target_for(settings)
-    role = workflow.sagemaker_role(settings, target)
+    role = workflow.sagemaker_role(target)
     sm, logs = target.client("sagemaker"), target.client("logs")
     request = model.training_job_request(settings, JOB, role, num_training_samples=1000)
     trained = jobs.train(sm, logs, request, poll_s=0)

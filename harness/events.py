@@ -16,7 +16,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from harness import policies
+from harness.aws_errors import is_not_found
 from harness.config import Settings
 from harness.iam import ensure_role, retry_role_propagation
 from harness.names import EVENTS_ROLE, PHOTO_RULE, PHOTO_TARGET_ID
@@ -72,7 +75,9 @@ def ensure_bucket_to_eventbridge(s3: Any, bucket: str) -> bool:
     """Turn on S3 -> EventBridge for ``bucket``, keeping its other notification configurations."""
     try:
         current = s3.get_bucket_notification_configuration(Bucket=bucket)
-    except s3.exceptions.NoSuchBucket:
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
         raise RuntimeError(f"bucket {bucket} does not exist: stage the data first (harness stage)") from None
     current.pop("ResponseMetadata", None)
     if "EventBridgeConfiguration" in current:
@@ -88,8 +93,9 @@ def ensure_rule(events: Any, name: str, pattern: dict[str, Any], description: st
         current = events.describe_rule(Name=name)
         if json.loads(current.get("EventPattern") or "{}") == pattern and current.get("State") == "ENABLED":
             return False
-    except events.exceptions.ResourceNotFoundException:
-        pass
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
     events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED", Description=description)
     return True
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from harness.aws_errors import is_not_found
 from harness.cifar import CLASS_NAMES
 
 if TYPE_CHECKING:  # the data stack loads when a report is drawn, not when the CLI starts
@@ -43,7 +44,9 @@ def true_labels(s3: Any, bucket: str, data_prefix: str) -> dict[str, int]:
     """Test image key -> class, from the staged ``test.lst`` (paths there are relative to ``test/``)."""
     try:
         text = s3.get_object(Bucket=bucket, Key=f"{data_prefix}test.lst")["Body"].read().decode()
-    except s3.exceptions.NoSuchKey:
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
         return {}
     labels = {}
     for line in text.splitlines():

@@ -39,7 +39,7 @@ def _harness(home: Path, ports: list[int], *args: str) -> subprocess.CompletedPr
         HARNESS_SAGEMAKER_PORT=str(ports[1]),
     )
     return subprocess.run(
-        # `python -m harness.cli` would register the commands on a second copy of the app: call main().
+        # The console script's entry point (harness.main:main), as `harness` itself calls it.
         [sys.executable, "-c", "from harness.main import main; main()", *args],
         env=env,
         capture_output=True,

@@ -284,6 +284,7 @@ def _cold_start_same_load(runs: int = 10) -> dict[str, float]:
     env = runtimes.ensure_runtime_env(runtimes.find_interpreter("python3.11"), runtimes_cache())
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
         root = Path(tmp)
+        root.chmod(0o755)  # the sandbox's user (uid 993) reads the code, as on AWS
         (root / "app.py").write_text(ECHO)
         isolated = sandbox.namespaces_available()
         variants = {

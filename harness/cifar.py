@@ -42,6 +42,10 @@ FINE_LABEL_TO_CLASS = {8: 0, 48: 1}
 SPLITS = ("train", "test")
 IMAGE_SHAPE = (3, 32, 32)
 ROW_LENGTH = 3 * 32 * 32
+# The largest split pickle read into memory: the real train pickle is about 161 MB (50000 rows of 3072
+# bytes plus labels and names). A member whose header declares more is refused before a byte is read,
+# so a small archive holding a huge (highly compressed) member costs no memory.
+MAX_MEMBER_BYTES = 256 * 1024 * 1024
 
 # progress(bytes_done, bytes_total_or_None)
 ProgressCallback = Callable[[int, int | None], None]
@@ -238,14 +242,22 @@ def read_archive(path: Path) -> dict[str, list[Image]]:
         with tarfile.open(path, "r:*") as tar:
             for split in SPLITS:
                 member = _find_member(tar, split)
-                fh = tar.extractfile(member)
-                assert fh is not None
                 where = f"{path.name}:{member.name}"
+                if member.size > MAX_MEMBER_BYTES:
+                    raise DatasetError(
+                        f"{where} is {member.size} bytes, more than the {MAX_MEMBER_BYTES} a CIFAR-100 "
+                        "split can be: refused before reading it"
+                    )
+                fh = tar.extractfile(member)
+                if fh is None:
+                    raise DatasetError(f"{where} cannot be read as a file")
                 images = list(_split_images(_load_pickle(fh.read(), where), split, where))
                 names = [im.filename for im in images]
                 if len(set(names)) != len(names):
                     raise DatasetError(f"{where}: duplicate filenames among the kept images")
                 result[split] = images
+    except MemoryError as exc:  # whatever slipped past the size check: a named error, never a traceback
+        raise DatasetError(f"{path}: not enough memory to read the dataset") from exc
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise DatasetError(
             f"{path} is not a readable tar.gz archive (truncated or corrupt?): "

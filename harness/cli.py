@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from harness.config import Settings, SettingsError, load_settings
+from harness.config import Settings, SettingsError, load_settings, to_toml
 from harness.targets.base import TargetError
 from harness.targets.registry import TARGETS
 
@@ -50,11 +50,15 @@ class _Group(TyperGroup):
 def hoist_global_options(group: click.Group, ctx: click.Context, args: list[str]) -> list[str]:
     """``[cmd, --epochs, 5, --out, d]`` -> ``[--epochs, 5, cmd, --out, d]`` for the group's own options."""
     # Typer vendors its own click: recognise options by what they are, not by click's class.
+    # ``--help`` belongs to whichever command it follows: hoisted, it would show the top-level help for
+    # every command (``harness run --help`` must list ``--executions``).
+    help_names = set(ctx.help_option_names)
     takes_value = {
         opt: not param.is_flag
         for param in group.get_params(ctx)
         if param.param_type_name == "option"
         for opt in param.opts
+        if opt not in help_names
     }
     # Find the command: the first token that is neither a global option nor a global option's value.
     i = 0
@@ -154,10 +158,8 @@ def _main(
 
 @app.command()
 def config(ctx: typer.Context) -> None:
-    """Print the resolved settings (defaults < harness.toml < HARNESS_* env < flags) as TOML."""
-    settings = settings_of(ctx)
-    for name, value in vars(settings).items():
-        if value is None:
-            continue
-        shown = str(value).lower() if isinstance(value, bool) else value
-        print(f"{name} = {shown!r}" if isinstance(shown, str | Path) else f"{name} = {shown}")
+    """Print the resolved settings (defaults < harness.toml < HARNESS_* env < flags) as TOML.
+
+    The output is a valid ``harness.toml``: ``harness config > harness.toml`` pins today's settings.
+    """
+    print(to_toml(settings_of(ctx)), end="")

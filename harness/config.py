@@ -16,10 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
 # builtin: SageMaker's image-classification image; image: the project's own (training/Dockerfile).
 ALGORITHMS = ("builtin", "image")
 # enforce: a call the caller's role does not allow fails as on AWS; log: it is served and logged; off.
 IAM_MODES = ("enforce", "log", "off")
+# namespace: each execution environment gets a private /tmp (a mount namespace; user namespaces where the
+# OS allows them to non-root users); dir: a folder of its own as TMPDIR only (docs/lambda-runtime.md).
+TMP_ISOLATION_MODES = ("namespace", "dir")
 CONFIG_FILE = "harness.toml"
 ENV_PREFIX = "HARNESS_"
 
@@ -83,6 +88,8 @@ class Settings:
     lambda_max_environments: int = 32
     # IAM evaluation of the calls functions and state machines make: enforce | log | off.
     iam_enforcement: str = "enforce"
+    # How each execution environment's /tmp is isolated: namespace (best the OS allows) | dir.
+    lambda_tmp_isolation: str = "namespace"
 
     # Embedded cloud ports (always bound to 127.0.0.1).
     localstack_port: int = 4566
@@ -114,6 +121,11 @@ class Settings:
         if self.iam_enforcement not in IAM_MODES:
             raise SettingsError(
                 f"iam_enforcement must be one of {', '.join(IAM_MODES)}, got {self.iam_enforcement!r}"
+            )
+        if self.lambda_tmp_isolation not in TMP_ISOLATION_MODES:
+            raise SettingsError(
+                f"lambda_tmp_isolation must be one of {', '.join(TMP_ISOLATION_MODES)}, "
+                f"got {self.lambda_tmp_isolation!r}"
             )
         if self.data_prefix and not self.data_prefix.endswith("/"):
             self.data_prefix += "/"
@@ -154,6 +166,19 @@ class Settings:
     def data_key(self, relative: str) -> str:
         """The S3 key of a staged file, e.g. ``data_key("train.lst")``."""
         return f"{self.data_prefix}{relative}"
+
+
+def to_toml(settings: Settings) -> str:
+    """The settings as a ``harness.toml`` (``[harness]`` table) that :func:`load_settings` reads back.
+
+    Unset (``None``) settings are left out: TOML has no null, and leaving them out means "default".
+    """
+    table: dict[str, Any] = {}
+    for name, value in vars(settings).items():
+        if value is None:
+            continue
+        table[name] = str(value) if isinstance(value, Path) else value
+    return tomli_w.dumps({"harness": table})
 
 
 def _field_types() -> dict[str, Any]:

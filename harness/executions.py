@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
-from harness.aws_errors import is_not_found
+from harness.aws_errors import error_code, is_not_found
 from harness.cifar import CLASS_NAMES
-
-if TYPE_CHECKING:  # the data stack loads when a report is drawn, not when the CLI starts
-    pass
 
 Steps = Callable[[int, int], None]
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -63,6 +61,37 @@ class ExecutionResult:
     cause: str | None
     inferences: list[float] | None
     latency_ms: float
+    arn: str | None = None  # None when it never started
+
+
+# StartExecution's ``name``: 1-80 characters, none of white space, ``<>{}[]?*"#%\^|~`$&,;:/``, or control
+# characters (API reference, StartExecution, "name"); CloudWatch Logs wants only ``0-9A-Za-z-_``. A photo
+# may be called anything (``a b.png``, ``vélo.png``, ``自行车.png``): keep its safe characters for the
+# reader, and a random suffix for uniqueness (two photos can share a stem).
+_UNSAFE_NAME_CHARS = re.compile(r"[^0-9A-Za-z_-]+")
+_NAME_STEM_CHARS = 40
+_RETRIED_POLL_ERRORS = {
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+}
+
+
+def execution_name(key: str) -> str:
+    """A valid, unique execution name for the photo at ``key``: ``<safe stem>-<12 hex>`` (<= 53 chars)."""
+    stem = _UNSAFE_NAME_CHARS.sub("-", key.rsplit("/", 1)[-1]).strip("-")[:_NAME_STEM_CHARS] or "photo"
+    return f"{stem}-{uuid.uuid4().hex[:12]}"
+
+
+def _poll_error_is_final(exc: Exception) -> bool:
+    """A status check that failed: only a slow answer or throttling means "ask again"; anything else (an
+    answer that says no, nothing listening) ends this execution's wait at once with the cause."""
+    if isinstance(exc, ReadTimeoutError):
+        return False
+    if isinstance(exc, ClientError):
+        return error_code(exc) not in _RETRIED_POLL_ERRORS
+    return True
 
 
 DEADLINE_ERROR = "ExecutionDeadlineExceeded"
@@ -88,7 +117,7 @@ def run_one(
     if stop.is_set():
         return ExecutionResult(key, "NOT_STARTED", STOPPED_ERROR, "the run was interrupted", None, 0.0)
     payload = {"image_data": "", "s3_bucket": bucket, "s3_key": key}
-    name = f"{key.rsplit('/', 1)[-1].replace('.', '-')[:40]}-{uuid.uuid4().hex[:12]}"
+    name = execution_name(key)
     started = time.monotonic()
     try:
         arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))[
@@ -99,8 +128,12 @@ def run_one(
     while True:
         try:
             desc = sfn.describe_execution(executionArn=arn)
-        except (BotoCoreError, ClientError):  # a slow or refused poll: poll again, until the deadline
-            desc = {"status": "RUNNING"}
+        except (BotoCoreError, ClientError) as exc:
+            if _poll_error_is_final(exc):
+                waited_ms = (time.monotonic() - started) * 1000
+                cause = f"checking the execution's status failed: {exc} ({arn})"
+                return ExecutionResult(key, "UNKNOWN", type(exc).__name__, cause, None, waited_ms, arn)
+            desc = {"status": "RUNNING"}  # slow or throttled: poll again, until the deadline
         if desc["status"] in TERMINAL:
             break
         waited = time.monotonic() - started
@@ -111,7 +144,7 @@ def run_one(
                 else (DEADLINE_ERROR, f"the execution did not end within {deadline_s:g} s; stopped it")
             )
             _stop_execution(sfn, arn, error, cause)
-            return ExecutionResult(key, "ABORTED", error, f"{cause} ({arn})", None, waited * 1000)
+            return ExecutionResult(key, "ABORTED", error, f"{cause} ({arn})", None, waited * 1000, arn)
         stop.wait(min(poll_s, max(0.0, deadline_s - waited)))
         poll_s = min(poll_s * 1.5, 1.0)
     latency = (desc["stopDate"] - desc["startDate"]).total_seconds() * 1000
@@ -119,12 +152,15 @@ def run_one(
     if desc["status"] == "SUCCEEDED":
         output = json.loads(desc.get("output") or "{}")
         inferences = output.get("body", {}).get("inferences")
-    return ExecutionResult(key, desc["status"], desc.get("error"), desc.get("cause"), inferences, latency)
+    return ExecutionResult(
+        key, desc["status"], desc.get("error"), desc.get("cause"), inferences, latency, arn
+    )
 
 
 def _stop_execution(sfn: Any, arn: str, error: str, cause: str) -> None:
-    """StopExecution; an execution that ended meanwhile is fine (AWS answers it is not running)."""
-    with contextlib.suppress(ClientError):
+    """StopExecution; an execution that ended meanwhile is fine (AWS answers it is not running), and a
+    cloud that stopped answering cannot be asked (the run reports that, not this clean-up's error)."""
+    with contextlib.suppress(ClientError, BotoCoreError):
         sfn.stop_execution(executionArn=arn, error=error, cause=cause)
 
 

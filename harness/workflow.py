@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import deploy as deploy_mod
-from harness import executions, jobs, model, pipeline, teardown
+from harness import executions, failures, jobs, model, pipeline, teardown
 from harness.account import sagemaker_role
 from harness.config import Settings
 from harness.executions import DEFAULT_DEADLINE_S
@@ -63,7 +63,9 @@ class RunResult:
     endpoint: str = ""
     state_machine_arn: str = ""
     summary: dict[str, Any] = field(default_factory=dict)
+    failures: list[failures.FailureCause] = field(default_factory=list)  # first cause per error name
     report_path: Path | None = None
+    report_problem: str | None = None  # why there is no report: skipped for an earlier failure, or failed
 
     @property
     def total_s(self) -> float:
@@ -200,17 +202,35 @@ def _run_phases(
         )
         labels = executions.true_labels(s3, settings.bucket, settings.data_prefix)
         result.summary = executions.summarise(runs, labels)
+        result.failures = failures.first_failures(runs, failures.EXPECTED_ERRORS, sfn, logs)
 
     if options.report_dir is not None:
+        _report(settings, target, options.report_dir, result, log)
+
+
+def _report(settings: Settings, target: Target, report_dir: Path, result: RunResult, log: Log) -> None:
+    """The monitoring report; its problem is recorded, not raised, so the summary and the executions'
+    own failures are still shown first. It is skipped, saying why, when no execution reached the
+    endpoint: waiting for capture then only hides the first cause."""
+    # Captures reach S3 in batches (as on AWS, only sooner): wait for one record per endpoint call.
+    invoked = result.summary.get("succeeded", 0) + sum(
+        n for e, n in result.summary.get("failed_by_error", {}).items() if e in failures.EXPECTED_ERRORS
+    )
+    if invoked == 0:
+        result.report_problem = (
+            f"report skipped: none of the {result.summary.get('executions', 0)} executions reached the "
+            "endpoint, so there is no capture to report on (their failures are listed above)"
+        )
+        return
+    try:
         with _phase(result, "report", log):
-            # Captures reach S3 in batches (as on AWS, only sooner): wait for one record per endpoint call.
-            invoked = result.summary.get("succeeded", 0) + result.summary.get("failed_by_error", {}).get(
-                "ThresholdConfidenceNotMet", 0
-            )
-            report = build_report(settings, target, options.report_dir, wait_for=invoked, timeout_s=60)
-            result.report_path = report.files.get("html")
-            result.summary["capture_records"] = report.figures.get("records")
-            result.summary["capture_accuracy"] = report.figures.get("accuracy")
+            report = build_report(settings, target, report_dir, wait_for=invoked, timeout_s=60)
+    except WorkflowError as exc:
+        result.report_problem = str(exc)
+        return
+    result.report_path = report.files.get("html")
+    result.summary["capture_records"] = report.figures.get("records")
+    result.summary["capture_accuracy"] = report.figures.get("accuracy")
 
 
 def _run_pipeline(

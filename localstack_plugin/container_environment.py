@@ -41,6 +41,16 @@ _SETTLE_IDLE_S = 0.03
 _SETTLE_MAX_S = 0.3
 
 
+def _runtime_command(handler: str, env: Mapping[str, str]) -> list[str]:
+    """``python -m awslambdaric <handler>``; through ``AWS_LAMBDA_EXEC_WRAPPER`` when set, as AWS's runtime
+    bootstrap runs it (``exec "$AWS_LAMBDA_EXEC_WRAPPER" <runtime command>``: a missing wrapper is the
+    shell's exit status 127, a non-executable one 126)."""
+    if not env.get("AWS_LAMBDA_EXEC_WRAPPER"):
+        return ["python", "-m", "awslambdaric", handler]
+    script = 'exec "$AWS_LAMBDA_EXEC_WRAPPER" python -m awslambdaric "$0"'
+    return ["/bin/sh", "-c", script, handler]
+
+
 class ContainerSpecError(RuntimeError):
     """The container could not be created or started (image missing, engine unreachable, ...)."""
 
@@ -225,7 +235,7 @@ class ExecutionContainer(ExecutionProcess):
         try:
             container = self._client.containers.create(
                 self._image,
-                command=["python", "-m", "awslambdaric", self.spec.handler],
+                command=_runtime_command(self.spec.handler, env),
                 name=name,
                 environment=env,
                 labels=self._labels,

@@ -14,7 +14,6 @@ import contextlib
 import json
 import math
 import os
-import select
 import shutil
 import subprocess
 import tempfile
@@ -23,17 +22,17 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from . import sandbox
 from .error_paths import aws_error_body
+from .lambda_logs import _exit_error, _frame, _init_start, _Output, _timestamp
 from .runtime_api import Invocation, RuntimeApi
 
-# Variables passed through from the executor's own environment; everything else a handler sees comes
-# from the function's configuration, as on AWS (no leaking of LocalStack's venv, PYTHONPATH or TMPDIR).
-PASSTHROUGH_ENV = ("PATH", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NO_PROXY")
-# Variables LocalStack's Docker runtime sets that AWS does not: a handler relying on them would fail there.
+# Variables passed through from the executor's own environment in ``dir`` mode (the host's paths);
+# everything else a handler sees comes from the function's configuration, as on AWS.
+PASSTHROUGH_ENV = ("PATH",)
+# Variables LocalStack sets that AWS does not: a handler relying on them would fail there.
 DROPPED_ENV = (
     "LOCALSTACK_HOSTNAME",
     "EDGE_PORT",
@@ -41,12 +40,27 @@ DROPPED_ENV = (
     "LOCALSTACK_RUNTIME_ENDPOINT",
     "LOCALSTACK_FUNCTION_ACCOUNT_ID",
     "LOCALSTACK_USER",
+    "LOCALSTACK_MAX_PAYLOAD_SIZE",
 )
+# What AWS's python3.X runtimes set besides the function's and the reserved variables (recorded on AWS:
+# LocalStack's tests/aws/services/lambda_/test_lambda_common.snapshot.json, test_introspection_invoke).
+AWS_RUNTIME_ENV = {
+    "LAMBDA_TASK_ROOT": sandbox.TASK_ROOT,
+    "LAMBDA_RUNTIME_DIR": sandbox.RUNTIME_DIR,
+    "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+    "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:"
+    "/var/task/lib:/opt/lib",
+    "PYTHONPATH": sandbox.RUNTIME_DIR,
+    "PWD": sandbox.TASK_ROOT,
+    "SHLVL": "0",
+    "LANG": "en_US.UTF-8",
+    "LC_CTYPE": "C.UTF-8",
+    "TZ": ":UTC",
+}
 # How often a running invocation's memory is checked (the result wait already wakes this often).
 POLL_S = 0.05
 INIT_TIMEOUT_S = 30.0
 STOP_WAIT_S = 2.0
-_MAX_KEPT_LOG_CHARS = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -64,6 +78,7 @@ class FunctionSpec:
     ephemeral_mb: int = 512  # EphemeralStorage: the size of the private /tmp
     warning: str | None = None  # written into every invocation's log (e.g. another Python version)
     tmp_dir: Path | None = None  # where /tmp lives when no mount namespace is possible
+    layer_dirs: Sequence[Path] = ()  # the layers' unzipped folders, merged at /opt in the sandbox
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,8 @@ class ExecutionProcess:
         self._init_ms: float | None = None
         self._stopped = False
         self._fallback_tmp: Path | None = None  # TMPDIR when no mount namespace is possible
+        self._worker: int | None = None  # the process running the handler (PID 1 of its namespace)
+        self._missing: tuple[str, ...] = ()  # the sandbox's guarantees this environment lacks
 
     # Lifecycle
     def start(self) -> None:
@@ -122,6 +139,8 @@ class ExecutionProcess:
         request_id = invocation.request_id
         init_logs = self._output.take()
         init_ms, self._init_ms = self._init_ms, None
+        if init_ms is not None:
+            init_logs = _init_start(self.spec, self._missing) + init_logs
         if self._api.init_error is not None or not self._alive():
             payload = self._api.init_error or _exit_error(request_id, self._proc.poll())
             self._kill()
@@ -161,7 +180,7 @@ class ExecutionProcess:
 
     def _over_memory(self) -> bool:
         """Peak memory over ``MemorySize``; only for a local process (a container has its own limit)."""
-        pid = getattr(self._proc, "pid", None)
+        pid = self._worker if self._worker is not None else getattr(self._proc, "pid", None)
         if not isinstance(pid, int):
             return False
         peak = sandbox.peak_rss_mb(pid)
@@ -208,36 +227,40 @@ class ExecutionProcess:
         self._kill()
         spec = self.spec
         self._api = RuntimeApi()
-        env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
-        env.update({k: v for k, v in spec.env.items() if k not in DROPPED_ENV})
-        runtime_bin = str(Path(spec.python).parent)
-        env.update(
-            {
-                "AWS_LAMBDA_RUNTIME_API": self._api.address,
-                "LAMBDA_TASK_ROOT": str(spec.task_root),
-                "LAMBDA_RUNTIME_DIR": str(Path(runtime_bin).parent),
-                "PATH": os.pathsep.join(filter(None, (runtime_bin, env.get("PATH", "/usr/bin:/bin")))),
-                "PYTHONPATH": os.pathsep.join(str(p) for p in (spec.task_root, *spec.extra_paths)),
-                "PYTHONUNBUFFERED": "1",
-                "PYTHONDONTWRITEBYTECODE": "1",
-                "PYTHONNOUSERSITE": "1",
-                "LANG": "en_US.UTF-8",
-                "TZ": ":UTC",
-            }
-        )
-        cmd = [spec.python, "-m", "awslambdaric", spec.handler]
-        tmp_dir = spec.tmp_dir
-        if tmp_dir is None and not sandbox.namespaces_available():
-            tmp_dir = self._fallback_tmp = self._fallback_tmp or Path(tempfile.mkdtemp(prefix="lambda-tmp-"))
-        if tmp_dir is not None:
+        env = {k: v for k, v in spec.env.items() if k not in DROPPED_ENV}
+        isolated = spec.tmp_dir is None and sandbox.namespaces_available()
+        if isolated:
+            cmd, _ = sandbox.sandboxed_command(
+                spec.python, spec.handler, spec.ephemeral_mb, spec.task_root, spec.layer_dirs
+            )
+            env.update(AWS_RUNTIME_ENV)
+            self._missing = ()
+        else:
+            self._missing = sandbox.isolation().missing
+            cmd = sandbox.plain_command(spec.python, spec.handler)
+            env.update({k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ})
+            runtime_bin = str(Path(spec.python).parent)
+            env.update(
+                {
+                    "LAMBDA_TASK_ROOT": str(spec.task_root),
+                    "LAMBDA_RUNTIME_DIR": str(Path(runtime_bin).parent),
+                    "PATH": os.pathsep.join(filter(None, (runtime_bin, env.get("PATH", "/usr/bin:/bin")))),
+                    "PYTHONPATH": os.pathsep.join(str(p) for p in (spec.task_root, *spec.extra_paths)),
+                    "PWD": str(spec.task_root),
+                    "SHLVL": "0",
+                    "LANG": "en_US.UTF-8",
+                    "LC_CTYPE": "C.UTF-8",
+                    "TZ": ":UTC",
+                }
+            )
+            tmp_dir = spec.tmp_dir
+            if tmp_dir is None:
+                tmp_dir = self._fallback_tmp = self._fallback_tmp or Path(
+                    tempfile.mkdtemp(prefix="lambda-tmp-")
+                )
             tmp_dir.mkdir(parents=True, exist_ok=True)
             env["TMPDIR"] = str(tmp_dir)
-        else:
-            roots = [spec.task_root, *(p for p in spec.extra_paths if p.is_dir())]
-            cmd, extra = sandbox.sandboxed_command(
-                spec.python, spec.handler, spec.ephemeral_mb, roots, spec.task_root
-            )
-            env.update(extra)
+        env["AWS_LAMBDA_RUNTIME_API"] = self._api.address
         started = time.perf_counter()
         self._proc = subprocess.Popen(
             cmd,
@@ -253,6 +276,7 @@ class ExecutionProcess:
             if self._proc.poll() is not None or time.perf_counter() > deadline:
                 break  # reported by the first invocation, as Lambda reports init failures
         self._init_ms = (time.perf_counter() - started) * 1000
+        self._worker = sandbox.worker_pid(self._proc.pid) if isolated else self._proc.pid
 
     def _alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
@@ -270,141 +294,6 @@ class ExecutionProcess:
         self._api = None
 
     def _max_memory(self) -> int | None:
-        pid = getattr(self._proc, "pid", None)
+        pid = self._worker if self._worker is not None else getattr(self._proc, "pid", None)
         peak = sandbox.peak_rss_mb(pid) if isinstance(pid, int) else None
         return None if peak is None else min(math.ceil(peak), self.spec.memory_mb)
-
-
-class _Output:
-    """Collects a process's combined stdout/stderr so each invocation gets exactly its own lines.
-
-    The runtime writes its output before it posts the result, so once the result has arrived,
-    reading whatever is already in the pipe yields all of that invocation's output: no sleeps.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pending: list[str] = []
-        self._history: list[str] = []
-        self._history_chars = 0
-        self._fd: int | None = None
-
-    def attach(self, stream: object) -> None:
-        fd = stream.fileno()  # type: ignore[attr-defined]
-        os.set_blocking(fd, False)
-        with self._lock:
-            self._fd = fd
-        threading.Thread(target=self._pump, args=(fd, stream), name="lambda-output", daemon=True).start()
-
-    def _pump(self, fd: int, stream: object) -> None:
-        # poll(), not select(): select() refuses descriptors past FD_SETSIZE (1024), and LocalStack
-        # holds more than that with a few hundred executions in flight. When it did, this thread died,
-        # closed the pipe (the runtime's next print was a BrokenPipeError: "exit status 1") and left
-        # ``_fd`` naming a number the process soon reused for a socket, which ``drain`` then blocked on.
-        poller = select.poll()
-        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-        try:
-            while True:
-                poller.poll(500)
-                with self._lock:
-                    if self._fd != fd:
-                        return
-                    if self._read(fd) is None:
-                        self._fd = None
-                        return
-        except (OSError, ValueError):
-            return
-        finally:
-            with self._lock:
-                if self._fd == fd:  # never leave a closed descriptor's number behind
-                    self._fd = None
-            stream.close()  # type: ignore[attr-defined]
-
-    def _read(self, fd: int) -> int | None:
-        """Read what is available; ``None`` at end of file. Caller holds the lock."""
-        total = 0
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except BlockingIOError:
-                return total
-            if not chunk:
-                return None
-            text = chunk.decode("utf-8", errors="replace")
-            self._pending.append(text)
-            self._history.append(text)
-            self._history_chars += len(text)
-            while self._history_chars > _MAX_KEPT_LOG_CHARS and len(self._history) > 1:
-                self._history_chars -= len(self._history.pop(0))
-            total += len(chunk)
-
-    def drain(self) -> None:
-        with self._lock:
-            if self._fd is not None:
-                try:
-                    if self._read(self._fd) is None:
-                        self._fd = None
-                except OSError:
-                    self._fd = None
-
-    def take(self) -> str:
-        self.drain()
-        with self._lock:
-            text, self._pending = "".join(self._pending), []
-        return text
-
-    def history(self) -> str:
-        with self._lock:
-            return "".join(self._history)
-
-
-_SIGNALS = {9: "killed", 11: "segmentation fault", 6: "aborted", 15: "terminated"}
-
-
-def _exit_error(request_id: str, code: int | None) -> bytes:
-    """AWS's words (its Go runtime's): ``exit status 1``, ``signal: killed``."""
-    if code is not None and code >= 0:
-        reason = f"exit status {code}"
-    else:
-        reason = f"signal: {_SIGNALS.get(-(code or 0), str(-(code or 0)))}"
-    message = f"RequestId: {request_id} Error: Runtime exited with error: {reason}"
-    return json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
-
-
-def _frame(
-    request_id: str,
-    spec: FunctionSpec,
-    body: str,
-    duration_ms: float,
-    init_ms: float | None,
-    status: str | None = None,
-    max_memory: int | None = None,
-    error_type: str | None = None,
-) -> str:
-    """Wrap an invocation's output in the ``START``/``END``/``REPORT`` lines the Lambda service writes."""
-    if spec.warning:
-        body = f"{_timestamp()} WARNING {spec.warning}\n{body}"
-    if body and not body.endswith("\n"):
-        body += "\n"
-    report = [
-        f"REPORT RequestId: {request_id}",
-        f"Duration: {duration_ms:.2f} ms",
-        f"Billed Duration: {max(1, math.ceil(duration_ms))} ms",
-        f"Memory Size: {spec.memory_mb} MB",
-        f"Max Memory Used: {max_memory or 0} MB",
-    ]
-    if init_ms is not None:
-        report.append(f"Init Duration: {init_ms:.2f} ms")
-    if status:
-        report.append(f"Status: {status}")
-    if error_type:
-        report.append(f"Error Type: {error_type}")
-    return (
-        f"START RequestId: {request_id} Version: {spec.version}\n"
-        f"{body}"
-        f"END RequestId: {request_id}\n" + "\t".join(report) + "\n"
-    )
-
-
-def _timestamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

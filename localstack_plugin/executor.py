@@ -11,8 +11,10 @@ what is missing and how to get it, as AWS reports a function that cannot become 
 Settings (environment variables of the LocalStack process; the harness sets them from its settings):
 ``LAMBDA_PYTHON_INTERPRETERS`` (``python3.12=/path,...``), ``LAMBDA_PYTHON_FALLBACK`` (``1``: run on
 another version when the declared one is missing, with a warning in every invocation's log),
-``LAMBDA_RUNTIME_CACHE`` (where runtime environments are built), ``LAMBDA_TMP_ISOLATION=dir`` (no mount
-namespace even where one is possible).
+``LAMBDA_RUNTIME_CACHE`` (where runtime environments are built), ``LAMBDA_TMP_ISOLATION`` (``namespace``,
+the default: AWS's file-system view where the OS allows it; ``dir``: never, each environment gets a
+``TMPDIR`` of its own). The isolation is decided once, when LocalStack validates the executor, before any
+environment starts (:func:`.sandbox.isolation`).
 """
 
 from __future__ import annotations
@@ -98,9 +100,10 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             renv = runtime_env(cfg.runtime)
         except runtimes.RuntimeNotAvailable as exc:
             raise LambdaRuntimeException(str(exc)) from exc
-        layers = []
+        layers, layer_dirs = [], []
         for layer in cfg.layers:  # /opt/python and /opt/python/lib/python3.X/site-packages, in that order
-            root = Path(layer.code.get_unzipped_code_location()) / "python"
+            layer_dirs.append(Path(layer.code.get_unzipped_code_location()))
+            root = layer_dirs[-1] / "python"
             layers += [root / "lib" / cfg.runtime / "site-packages", root]
         warning = None
         if not renv.interpreter.exact:
@@ -117,6 +120,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             extra_paths=layers,
             warning=warning,
             tmp_dir=tmp_dir,
+            layer_dirs=layer_dirs,
         )
         self._process = ExecutionProcess(spec)
         self._process.start()
@@ -177,4 +181,11 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         except runtimes.RuntimeNotAvailable as exc:
             LOG.warning("local Lambda executor: LAMBDA_PYTHON_INTERPRETERS: %s", exc)
             return False
+        try:
+            decided = sandbox.isolation()  # once, before any environment: all of them get the same
+        except ValueError as exc:
+            LOG.warning("local Lambda executor: %s", exc)
+            return False
+        if decided.missing:
+            LOG.warning("local Lambda executor: isolation %s (%s)", decided.mode, decided.reason)
         return True

@@ -19,7 +19,18 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from .lambda_rules import (
+    MAX_RESPONSE_BYTES,
+    RESPONSE_TOO_LARGE_MESSAGE,
+    RESPONSE_TOO_LARGE_TYPE,
+)
+
 API_PREFIX = "/2018-06-01/runtime"
+# A synchronous response over AWS's limit (never LocalStack's configurable one) becomes this error, as AWS
+# answers it: FunctionError "Unhandled" with this payload (see lambda_rules.MAX_RESPONSE_BYTES).
+RESPONSE_TOO_LARGE = json.dumps(
+    {"errorMessage": RESPONSE_TOO_LARGE_MESSAGE, "errorType": RESPONSE_TOO_LARGE_TYPE}
+).encode()
 _RESULT_PATH = re.compile(rf"^{API_PREFIX}/invocation/(?P<id>[^/]+)/(?P<kind>response|error)$")
 
 
@@ -156,6 +167,13 @@ def _handler_for(api: RuntimeApi) -> type[BaseHTTPRequestHandler]:
                 self._reply(HTTPStatus.NOT_FOUND, {"errorMessage": f"unknown route {self.path}"})
                 return
             result = RuntimeResult(payload=body, is_error=match["kind"] == "error")
+            too_large = match["kind"] == "response" and len(body) > MAX_RESPONSE_BYTES
+            if too_large:
+                result = RuntimeResult(payload=RESPONSE_TOO_LARGE, is_error=True)
+            # An oversized response is accepted from the runtime: AWS's Runtime API answers it 413, on which
+            # awslambdaric exits and Lambda starts a new environment for the next call. Here the environment
+            # (environment.py) would see the exit only after the next call was already handed to the dying
+            # process, so the runtime carries on instead; the caller gets AWS's error either way.
             if api._resolve(match["id"], result):
                 self._reply(HTTPStatus.ACCEPTED, {"status": "OK"})
             else:

@@ -19,6 +19,7 @@ from sagemaker_emulator.backend import DEFAULT_ACCOUNT, SageMakerBackend
 from sagemaker_emulator.executors import ExecutorError, make_executor
 from sagemaker_emulator.images import ImageMap, ImageMapError
 from sagemaker_emulator.responses import create_app
+from sagemaker_emulator.spool import DEFAULT_MAX_BYTES
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -46,6 +47,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--account-id", default=env.get("SAGEMAKER_EMULATOR_ACCOUNT_ID", DEFAULT_ACCOUNT))
     parser.add_argument(
         "--capture-flush-seconds", type=float, default=2.0, help="data capture upload interval"
+    )
+    parser.add_argument(
+        "--capture-spool-max-mb",
+        type=float,
+        default=DEFAULT_MAX_BYTES / 2**20,
+        help="data capture spool cap on disk; past it records are held in memory (64 MiB), then dropped",
     )
     parser.add_argument(
         "--max-training-jobs", type=int, default=4, help="concurrent jobs before ResourceLimitExceeded"
@@ -90,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         region=args.region,
         account_id=args.account_id,
         capture_flush_interval=args.capture_flush_seconds,
+        capture_spool_max_bytes=int(args.capture_spool_max_mb * 2**20),
         max_training_jobs=args.max_training_jobs,
         max_endpoints=args.max_endpoints,
         ping_timeout=args.ping_timeout,

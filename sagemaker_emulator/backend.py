@@ -16,6 +16,7 @@ from typing import Any
 
 from sagemaker_emulator import _proc, events
 from sagemaker_emulator.capture import CaptureWriter
+from sagemaker_emulator.checks import check_endpoint_config, check_model_data
 from sagemaker_emulator.errors import (
     ResourceInUse,
     ResourceLimitExceeded,
@@ -35,6 +36,7 @@ from sagemaker_emulator.resources import (
     Resource,
     TrainingJob,
 )
+from sagemaker_emulator.spool import DEFAULT_MAX_BYTES
 from sagemaker_emulator.store import ResourceStore
 from sagemaker_emulator.training import TrainingRunner
 
@@ -53,6 +55,7 @@ class SageMakerBackend:
         region: str = "us-east-1",
         account_id: str = DEFAULT_ACCOUNT,
         capture_flush_interval: float = 2.0,
+        capture_spool_max_bytes: int = DEFAULT_MAX_BYTES,
         max_training_jobs: int = 4,
         max_endpoints: int = 10,
         ping_timeout: float = PING_TIMEOUT_S,
@@ -65,7 +68,9 @@ class SageMakerBackend:
         self.max_training_jobs, self.max_endpoints = max_training_jobs, max_endpoints
         self.ping_timeout, self.stop_grace = ping_timeout, stop_grace
         self.store = ResourceStore(self.state_dir / "resources")
-        self.capture = CaptureWriter(self.state_dir / "capture-pending", capture_flush_interval)
+        self.capture = CaptureWriter(
+            self.state_dir / "capture-pending", capture_flush_interval, capture_spool_max_bytes
+        )
         self.lock = threading.RLock()
         self.jobs: dict[str, TrainingJob] = {}
         self.models: dict[str, Model] = {}
@@ -227,6 +232,7 @@ class SageMakerBackend:
         name = p["ModelName"]
         if not p.get("PrimaryContainer") and not p.get("Containers"):
             raise ValidationException("Either PrimaryContainer or Containers must be specified")
+        check_model_data(p)  # S3, outside the lock
         with self.lock:
             if name in self.models:
                 raise ValidationException(f'Cannot create already existing model "{self.models[name].arn}".')
@@ -256,6 +262,7 @@ class SageMakerBackend:
     # ----------------------------------------------------------------- endpoint configs
     def create_endpoint_config(self, p: dict[str, Any]) -> dict[str, Any]:
         name = p["EndpointConfigName"]
+        check_endpoint_config(p)
         with self.lock:
             if name in self.configs:
                 raise ValidationException(

@@ -14,6 +14,8 @@ The request path samples, encodes and appends each record to a spool file under
 ``<state>/capture-pending`` before the response is sent; a writer thread uploads the spool in
 batches grouped by destination and hour, retries what S3 refuses, and a restarted emulator uploads
 what an earlier run left, so no acknowledged record is lost, even to ``kill -9`` (see CaptureWriter).
+When the disk refuses a record (full) it is held in memory instead, and only past the caps is one
+dropped, counted and logged (``spool.py``): capture never fails an invocation.
 """
 
 from __future__ import annotations
@@ -22,10 +24,8 @@ import base64
 import datetime as dt
 import json
 import logging
-import os
 import random
 import threading
-import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -33,6 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from sagemaker_emulator import aws
+from sagemaker_emulator.spool import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_HELD_BYTES,
+    SEGMENT_BYTES,
+    Spool,
+    complete_lines,
+)
 
 log = logging.getLogger(__name__)
 
@@ -137,27 +144,33 @@ def capture_key(
 
 
 class CaptureWriter:
-    """Spools each record to disk before the response leaves, and uploads the spool in batches.
+    """Spools each record before the response leaves, and uploads the spool in batches.
 
     ``submit`` (on the request path) encodes the record and appends it, with where it goes, to the
-    active spool segment ``<spool_dir>/<n>.jsonl`` with one ``write``: once InvokeEndpoint has
-    answered, the record is in the kernel's page cache and survives a crash (even ``kill -9``) of
-    the emulator. A writer thread closes the active segment every ``flush_interval`` seconds,
-    uploads each closed segment (one S3 object per destination, endpoint, variant and hour) and
-    deletes it only when every object is written; a segment S3 refuses stays and is retried on the
-    next round, and segments left by an earlier run are uploaded at start. Object names derive from
-    the segment's name, so a segment uploaded twice (a crash between the upload and the delete)
-    overwrites its objects instead of duplicating records.
+    active spool segment (:class:`~sagemaker_emulator.spool.Spool`): once InvokeEndpoint has answered,
+    the record is in the kernel's page cache and survives a crash (even ``kill -9``) of the emulator,
+    or, when the disk refused it or the spool is at its cap, it is held in memory and uploaded from
+    there; ``submit`` never raises, so capture never fails an inference (as on AWS). A writer thread
+    closes the active segment every ``flush_interval`` seconds (sooner when it grows past
+    ``spool.SEGMENT_BYTES``), uploads each closed segment (one S3 object per destination, endpoint,
+    variant and hour) and deletes it only when every object is written; a segment S3 refuses stays
+    and is retried on the next round, and segments left by an earlier run are uploaded at start.
+    Object names derive from the segment's name, so a segment uploaded twice (a crash between the
+    upload and the delete) overwrites its objects instead of duplicating records.
     """
 
-    def __init__(self, spool_dir: Path, flush_interval: float = 2.0):
-        self.spool_dir = Path(spool_dir)
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
+    def __init__(
+        self,
+        spool_dir: Path,
+        flush_interval: float = 2.0,
+        max_spool_bytes: int = DEFAULT_MAX_BYTES,
+        max_held_bytes: int = DEFAULT_MAX_HELD_BYTES,
+    ):
+        self.spool = Spool(spool_dir, max_spool_bytes, max_held_bytes)
+        self.spool_dir = self.spool.folder
         self.flush_interval = flush_interval
         self.records_written = 0
         self._lock = threading.Lock()
-        self._fd: int | None = None
-        self._active: Path | None = None
         self._wake = threading.Event()
         self._flush_requests: list[threading.Event] = []
         self._closed = False
@@ -166,20 +179,37 @@ class CaptureWriter:
         self._thread.start()
 
     def submit(self, inv: Invocation) -> None:
-        """Called on the request path, before the response is sent: encode and append, no S3."""
-        entry = {
-            "d": inv.config.destination,
-            "e": inv.endpoint,
-            "v": inv.variant,
-            "t": inv.time.isoformat(),
-            "r": record_for(inv),
+        """Called on the request path, before the response is sent: encode and append, no S3; never raises."""
+        try:
+            entry = {
+                "d": inv.config.destination,
+                "e": inv.endpoint,
+                "v": inv.variant,
+                "t": inv.time.isoformat(),
+                "r": record_for(inv),
+            }
+            line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
+        except Exception:  # a record that cannot be encoded is dropped and counted, the inference stands
+            log.exception("capture record for %s could not be encoded; dropped", inv.endpoint)
+            with self.spool.lock:
+                self.spool.dropped += 1
+            return
+        self.spool.append(line)
+        if self.spool.active_bytes > SEGMENT_BYTES or self.spool.held:
+            self._wake.set()  # back-pressure: upload now rather than at the next interval
+
+    def stats(self) -> dict[str, Any]:
+        """The capture metrics ``GET /_emulator/health`` shows (``records_dropped`` should stay 0)."""
+        spool = self.spool
+        return {
+            "records_written": self.records_written,
+            "records_held_in_memory": len(spool.held),
+            "records_dropped": spool.dropped,
+            "spool_write_failures": spool.write_failures,
+            "spool_bytes": spool.spooled_bytes,
+            "spool_max_bytes": spool.max_bytes,
+            "last_error": spool.last_error,
         }
-        line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
-        with self._lock:
-            if self._fd is None:
-                self._active = self.spool_dir / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.jsonl"
-                self._fd = os.open(self._active, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            os.write(self._fd, line)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Upload everything submitted so far; True when the spool is empty within ``timeout``."""
@@ -196,12 +226,8 @@ class CaptureWriter:
         self._closed = True
         self._wake.set()
         self._thread.join(timeout)
-
-    def _rotate(self) -> None:
-        with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd, self._active = None, None
+        if self.spool.held or self.spool.dropped:
+            log.error("capture: %s at shutdown", self.stats())
 
     def _run(self) -> None:
         while True:
@@ -209,12 +235,15 @@ class CaptureWriter:
             self._wake.clear()
             with self._lock:
                 waiting, self._flush_requests = self._flush_requests, []
-            self._rotate()
+            self.spool.drain()  # space may have come back: held records go to disk first
+            self.spool.rotate()
             try:
                 self._clean = self._upload_spool()
             except OSError as exc:  # the spool folder itself is unreadable: keep running, retry next round
                 log.warning("capture spool %s unreadable: %s", self.spool_dir, exc)
                 self._clean = False
+            self._clean = self._upload_held() and self._clean
+            self.spool.refresh()
             for event in waiting:
                 event.set()
             if self._closed:
@@ -225,44 +254,61 @@ class CaptureWriter:
         self._upload_legacy()
         clean = True
         for segment in sorted(self.spool_dir.glob("*.jsonl")):
-            if segment == self._active:
+            if segment == self.spool.active:
                 continue
-            if self._upload_segment(segment):
+            try:
+                lines = complete_lines(segment.read_bytes())
+            except OSError:
+                clean = False
+                continue
+            if not self._upload_lines(segment.name, lines):
                 segment.unlink(missing_ok=True)
             else:
                 clean = False
         return clean
 
-    def _upload_segment(self, segment: Path) -> bool:
-        groups: dict[tuple[str, str, str, str], list[tuple[dt.datetime, dict[str, Any]]]] = defaultdict(list)
-        try:
-            raw = segment.read_bytes()
-        except OSError:
-            return False
-        for line in raw.splitlines():
+    def _upload_held(self) -> bool:
+        """Records the disk would not take, uploaded from memory; what S3 refuses goes back."""
+        lines = self.spool.take_held()
+        if not lines:
+            return True
+        failed = self._upload_lines(f"held-{uuid.uuid4()}", lines)
+        self.spool.give_back(failed)
+        return not failed
+
+    def _upload_lines(self, batch: str, lines: list[bytes]) -> list[bytes]:
+        """Upload spool lines grouped by destination, endpoint, variant and hour; the lines S3 refused.
+
+        Object names derive from ``batch`` and the group, so uploading the same batch again overwrites.
+        """
+        groups: dict[tuple[str, str, str, str], list[tuple[dt.datetime, dict[str, Any], bytes]]] = (
+            defaultdict(list)
+        )
+        for line in lines:
             try:
                 entry = json.loads(line)
                 when = dt.datetime.fromisoformat(entry["t"])
-                groups[(entry["d"], entry["e"], entry["v"], f"{when:%Y%m%d%H}")].append((when, entry["r"]))
+                group = (entry["d"], entry["e"], entry["v"], f"{when:%Y%m%d%H}")
+                groups[group].append((when, entry["r"], line))
             except (ValueError, KeyError, TypeError):
-                continue  # a line torn by a crash mid-write: the rest of the segment still counts
-        ok = True
+                log.error("capture spool line unreadable, skipped: %r", line[:200])
+                continue
+        failed: list[bytes] = []
         for (destination, endpoint, variant, hour), items in groups.items():
             for start in range(0, len(items), MAX_BATCH_RECORDS):
                 part = items[start : start + MAX_BATCH_RECORDS]
-                body = "".join(json.dumps(r, separators=(",", ":")) + "\n" for _, r in part).encode()
+                body = "".join(json.dumps(r, separators=(",", ":")) + "\n" for _, r, _ in part).encode()
                 uid = str(
                     uuid.uuid5(
-                        uuid.NAMESPACE_URL,
-                        f"{segment.name}/{destination}/{endpoint}/{variant}/{hour}/{start}",
+                        uuid.NAMESPACE_URL, f"{batch}/{destination}/{endpoint}/{variant}/{hour}/{start}"
                     )
                 )
                 bucket, key = capture_key(destination, endpoint, variant, part[0][0], uid)
                 if self._put(bucket, key, body):
                     self.records_written += len(part)
                 else:
-                    ok = False
-        return ok
+                    failed.extend(line for _, _, line in part)
+        return failed
 
     def _put(self, bucket: str, key: str, body: bytes) -> bool:
         try:

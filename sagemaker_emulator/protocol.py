@@ -21,6 +21,7 @@ from typing import Any
 
 import botocore.session
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
+from botocore.utils import parse_timestamp
 from botocore.validate import ParamValidator
 
 from sagemaker_emulator.errors import (
@@ -65,6 +66,8 @@ def parse_request(operation: OperationModel, body: bytes) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise SerializationException("Request body must be a JSON object")
     shape = operation.input_shape
+    if shape is not None and (problem := _type_problem(raw, shape)) is not None:
+        raise SerializationException(problem)
     params = _from_wire(raw, shape) if shape is not None else {}
     if shape is not None:
         validate(params, shape)
@@ -72,16 +75,93 @@ def parse_request(operation: OperationModel, body: bytes) -> dict[str, Any]:
 
 
 def validate(params: dict[str, Any], shape: StructureShape) -> None:
-    """botocore's ParamValidator first (required, types, minimums), then the shapes' other constraints."""
-    report = ParamValidator().validate(params, shape)
-    if report.has_errors():
-        raise ValidationException(report.generate_report())
+    """The shapes' constraints in AWS's words (required, lengths, enums, patterns), then botocore's
+    ParamValidator as a last guard for anything those leave out."""
     problems: list[str] = []
     _check_constraints(params, shape, "", problems)
     if problems:
         count = len(problems)
         noun = "error" if count == 1 else "errors"
         raise ValidationException(f"{count} validation {noun} detected: " + "; ".join(problems))
+    report = ParamValidator().validate(params, shape)
+    if report.has_errors():
+        raise ValidationException(report.generate_report())
+
+
+# What a JSON value of the wrong type is called in AWS's SerializationException ("NUMBER_VALUE can not be
+# converted to a String"), and what each scalar shape is called there.
+_JAVA_TYPES = {
+    "string": "a String",
+    "boolean": "a Boolean",
+    "integer": "an Integer",
+    "long": "a Long",
+    "float": "a Float",
+    "double": "a Double",
+    "timestamp": "a Date",
+    "blob": "a ByteBuffer",
+}
+
+
+def _token(value: Any) -> str:
+    if isinstance(value, bool):
+        return "TRUE_VALUE" if value else "FALSE_VALUE"
+    return "NUMBER_VALUE" if isinstance(value, int | float) else "STRING_VALUE"
+
+
+def _scalar_fits(value: Any, kind: str) -> bool:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if kind in ("string", "blob"):
+        return isinstance(value, str)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind in ("integer", "long"):
+        return number and float(value).is_integer()
+    if kind in ("float", "double"):
+        return number
+    if kind == "timestamp":
+        return number or (isinstance(value, str) and _parse_time(value) is not None)
+    return True
+
+
+def _parse_time(text: str) -> dt.datetime | None:
+    try:
+        return parse_timestamp(text)
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
+def _type_problem(value: Any, shape: Shape) -> str | None:
+    """The first JSON value whose type its shape cannot take (AWS: SerializationException, never a 500)."""
+    if value is None:
+        return None
+    kind = shape.type_name
+    if kind in ("structure", "map"):
+        if not isinstance(value, dict):
+            return (
+                "Start of list found where not expected."
+                if isinstance(value, list)
+                else (f"{_token(value)} can not be converted to a Structure")
+            )
+        for key, item in value.items():
+            member = shape.members.get(key) if isinstance(shape, StructureShape) else shape.value
+            if member is not None and (problem := _type_problem(item, member)) is not None:
+                return problem
+        return None
+    if kind == "list":
+        if not isinstance(value, list):
+            return (
+                "Start of structure or map found where not expected."
+                if isinstance(value, dict)
+                else (f"{_token(value)} can not be converted to a List")
+            )
+        return next((p for item in value if (p := _type_problem(item, shape.member)) is not None), None)
+    if isinstance(value, dict):
+        return "Start of structure or map found where not expected."
+    if isinstance(value, list):
+        return "Start of list found where not expected."
+    if not _scalar_fits(value, kind):
+        return f"{_token(value)} can not be converted to {_JAVA_TYPES.get(kind, kind)}"
+    return None
 
 
 def validate_invoke(endpoint: str, headers: Any) -> None:
@@ -92,6 +172,8 @@ def validate_invoke(endpoint: str, headers: Any) -> None:
     """
     shape = service_model("sagemaker-runtime").operation_model("InvokeEndpoint").input_shape
     params: dict[str, Any] = {}
+    if payload := shape.serialization.get("payload"):
+        params[payload] = b""  # the body is checked by size elsewhere (413), not here
     for key, member in shape.members.items():
         where = member.serialization.get("location")
         if where == "uri":
@@ -120,6 +202,8 @@ def _from_wire(value: Any, shape: Shape) -> Any:
         return {k: _from_wire(v, shape.value) for k, v in value.items()}
     if kind == "timestamp" and isinstance(value, int | float) and not isinstance(value, bool):
         return dt.datetime.fromtimestamp(value, tz=dt.UTC)
+    if kind == "timestamp" and isinstance(value, str):
+        return _parse_time(value) or value  # an ISO 8601 string, as the handlers compare datetimes
     if kind == "blob" and isinstance(value, str):
         try:
             return base64.b64decode(value, validate=True)
@@ -145,11 +229,22 @@ def _check_constraints(value: Any, shape: Shape, path: str, problems: list[str])
     kind = shape.type_name
     where = path or "input"
     if kind == "structure" and isinstance(shape, StructureShape) and isinstance(value, dict):
+        required = set(shape.required_members)
         for key, member in shape.members.items():
+            sub = f"{path}.{_camel(key)}" if path else _camel(key)
             if key in value and value[key] is not None:
-                sub = f"{path}.{_camel(key)}" if path else _camel(key)
                 _check_constraints(value[key], member, sub, problems)
+            elif key in required:
+                problems.append(
+                    f"Value null at '{sub}' failed to satisfy constraint: Member must not be null"
+                )
         return
+    if kind in ("string", "list", "map") and hasattr(value, "__len__") and len(value) < meta.get("min", 0):
+        shown = f"'{value[:64]}' " if isinstance(value, str) else ""
+        problems.append(
+            f"Value {shown}at '{where}' failed to satisfy constraint: "
+            f"Member must have length greater than or equal to {meta['min']}"
+        )
     if kind == "list" and isinstance(shape, ListShape) and isinstance(value, list):
         if "max" in meta and len(value) > meta["max"]:
             problems.append(
@@ -189,6 +284,11 @@ def _check_constraints(value: Any, shape: Shape, path: str, problems: list[str])
             )
         return
     numeric = kind in ("integer", "long", "float", "double") and isinstance(value, int | float)
+    if numeric and "min" in meta and value < meta["min"]:
+        problems.append(
+            f"Value '{value}' at '{where}' failed to satisfy constraint: "
+            f"Member must have value greater than or equal to {meta['min']}"
+        )
     if numeric and "max" in meta and value > meta["max"]:
         problems.append(
             f"Value '{value}' at '{where}' failed to satisfy constraint: "

@@ -30,7 +30,12 @@ from starlette.routing import Route
 
 from sagemaker_emulator import protocol
 from sagemaker_emulator.backend import SageMakerBackend
-from sagemaker_emulator.errors import AwsError, UnknownOperationException, ValidationException
+from sagemaker_emulator.errors import (
+    AwsError,
+    UnknownOperationException,
+    ValidationError,
+    ValidationException,
+)
 from sagemaker_emulator.runtime import Invoker
 
 log = logging.getLogger(__name__)
@@ -94,6 +99,8 @@ def create_app(
                     for name, ep in list(backend.endpoints.items())
                     if ep.runtime is not None
                 },
+                # data capture: records written, held in memory, dropped (see spool.py)
+                "capture": backend.capture.stats(),
                 # model servers the health monitor replaced (see health.py)
                 "replacements": [
                     {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
@@ -104,7 +111,7 @@ def create_app(
 
     async def flush_capture(_request: Request) -> Response:
         done = await run_in_threadpool(backend.capture.flush)
-        return JSONResponse({"flushed": done, "records_written": backend.capture.records_written})
+        return JSONResponse({"flushed": done, **backend.capture.stats()})
 
     async def faults(request: Request) -> Response:
         if request.method == "DELETE":
@@ -172,6 +179,24 @@ def create_app(
             return _error_response(AwsError(f"{type(exc).__name__}: {exc}"), rid, rest=True)
         return Response(result.body, status_code=200, headers={**result.headers, "x-amzn-requestid": rid})
 
+    async def invoke_unsupported(request: Request) -> Response:
+        # Every endpoint here is real-time and answers whole (async and serverless configs are refused
+        # at CreateEndpointConfig): these answer as the runtime does for such an endpoint, not a bare 404.
+        rid = protocol.request_id()
+        name, account = request.path_params["name"], backend.account_id
+        try:
+            backend.runtime_for(name)  # "Endpoint ... not found." first, as for InvokeEndpoint
+            if request.url.path.endswith("/async-invocations"):
+                raise ValidationError(
+                    f"Endpoint {name} of account {account} is not an async inference endpoint."
+                )
+            raise ValidationError(
+                f"Endpoint {name} of account {account} does not support streaming: its model server "
+                "answers whole responses."
+            )
+        except AwsError as err:
+            return _error_response(err, rid, rest=True)
+
     def too_large() -> Response:
         # What AWS answers: status 413, no error type (botocore reports the code as "413").
         return JSONResponse(
@@ -184,6 +209,8 @@ def create_app(
         Route("/_emulator/faults", faults, methods=["GET", "DELETE"]),
         Route("/_emulator/faults/{kind:str}", faults, methods=["POST"]),
         Route("/endpoints/{name}/invocations", invoke, methods=["POST"]),
+        Route("/endpoints/{name}/async-invocations", invoke_unsupported, methods=["POST"]),
+        Route("/endpoints/{name}/invocations-response-stream", invoke_unsupported, methods=["POST"]),
         Route("/", control_plane, methods=["POST"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

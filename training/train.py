@@ -132,6 +132,12 @@ def load_data(hp: Hyperparameters) -> tuple[Dataset, Dataset]:
         hp.image_shape,
         hp.resize,
     )
+    if hp.mini_batch_size > len(train):
+        # The built-in algorithm fails such a job with a ClientError rather than shrinking the batch.
+        raise ClientError(
+            f"mini_batch_size={hp.mini_batch_size} is larger than the {len(train)} images of the train "
+            "channel: set mini_batch_size to at most the number of training images"
+        )
     if len(train) != hp.num_training_samples:
         log.warning(
             "num_training_samples=%d but the train manifest lists %d images; using the manifest",
@@ -236,7 +242,7 @@ def fit(
     mean, std = channel_stats(train.images)
     model = Deployable(net, mean, std).to(device)
     optimizer = make_optimizer(hp, list(net.parameters()))
-    batch_size = min(hp.mini_batch_size, len(train))
+    batch_size = min(hp.mini_batch_size, len(train))  # load_data refused a larger one already
     steps_per_epoch = len(train) // batch_size  # drop the ragged last batch: BatchNorm dislikes tiny ones
     schedule = make_schedule(hp, steps_per_epoch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)

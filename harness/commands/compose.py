@@ -18,6 +18,7 @@ from harness.containers import stack
 from harness.containers.engine import EngineError
 
 console = Console(stderr=True)
+RUN_HINT = "harness --target localstack run --algorithm image --training-image scones-training:latest"
 compose_app = typer.Typer(help="The docker compose stack of the `localstack` target.", no_args_is_help=True)
 app.add_typer(compose_app, name="compose")
 
@@ -54,7 +55,8 @@ def compose_up(
         f"{report.compose}): base {base}, build {report.build_s:.1f} s, up {report.up_s:.1f} s, "
         f"healthy after {report.healthy_s:.1f} s more"
     )
-    _log("use it with: harness --target localstack run   (stop with: harness compose down)")
+    # AWS's built-in image cannot run here: the run needs the project's image, which compose just built.
+    _log(f"use it with: {RUN_HINT}   (stop with: harness compose down)")
 
 
 @compose_app.command("down")

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from harness import watch as watch_mod
+from harness import workflow as workflow_mod
 from harness.account import sagemaker_role
 from harness.cli import HarnessError, app, console, settings_of
 from harness.commands.doctor import cost_table
@@ -18,16 +19,14 @@ from harness.config import Settings
 from harness.cost import estimate_cost
 from harness.deploy import deploy as deploy_functions
 from harness.events import incoming_key_prefix
+from harness.failures import EXPECTED_ERRORS, FailureCause
 from harness.interrupts import RunInterrupted
 from harness.names import STATE_MACHINE
 from harness.ownership import OwnershipError
 from harness.pipeline import deploy_pipeline
 from harness.progress import progress_bar
 from harness.targets.registry import target_for
-from harness.workflow import RunOptions, WorkflowError, run
-
-# Executions that end with this error are the workflow working as designed (low confidence), not a fault.
-EXPECTED_ERRORS = {"ThresholdConfidenceNotMet"}
+from harness.workflow import RunOptions, WorkflowError
 
 
 @app.command()
@@ -168,7 +167,9 @@ def run_command(
     )
     try:
         with progress_bar(console) as bars:
-            result = run(target, options, bars=bars, log=lambda m: bars.console.print(m, highlight=False))
+            result = workflow_mod.run(
+                target, options, bars=bars, log=lambda m: bars.console.print(m, highlight=False)
+            )
     except WorkflowError as exc:
         raise HarnessError(str(exc)) from exc
     except RunInterrupted as exc:  # torn down already (see harness.workflow.run); exit as the signal says
@@ -179,15 +180,44 @@ def run_command(
         )
         raise typer.Exit(code=exc.exit_code) from None
     console.print(_summary_table(result.summary, result.phases_s))
+    _print_failures(result.failures)
     if result.report_path:
         console.print(f"report: {result.report_path}")
     if json_out:
-        print(json.dumps({"phases_s": result.phases_s, "total_s": result.total_s, **result.summary}))
+        failures = [vars(f) for f in result.failures]
+        print(
+            json.dumps(
+                {
+                    "phases_s": result.phases_s,
+                    "total_s": result.total_s,
+                    **result.summary,
+                    "failures": failures,
+                }
+            )
+        )
     unexpected = {
         e: n for e, n in result.summary.get("failed_by_error", {}).items() if e not in EXPECTED_ERRORS
     }
+    if result.report_problem:
+        console.print(
+            f"[bold red]{'report' if unexpected else 'error'}:[/] {result.report_problem}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if unexpected:
-        raise HarnessError(f"unexpected execution failures: {unexpected}")
+        raise HarnessError(f"unexpected execution failures: {unexpected} (first causes above)")
+    if result.report_problem:
+        raise typer.Exit(code=1)
+
+
+def _print_failures(failures: list[FailureCause]) -> None:
+    """The first cause of each unexpected failure, before anything a later phase has to say."""
+    if not failures:
+        return
+    console.print("[bold red]executions that failed, first cause of each error:[/]")
+    for failure in failures:
+        for line in failure.lines():
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()

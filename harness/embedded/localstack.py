@@ -51,7 +51,8 @@ EXECUTOR_NAME = "local"  # the entry-point name in localstack_plugin/pyproject.t
 # package data, so an installed (non-editable) harness can still install it into LocalStack's venv.
 PLUGIN_DIR = Path(importlib.util.find_spec("localstack_plugin").origin).parent  # type: ignore[arg-type, union-attr]
 _MARKER = ".harness-venv.json"
-S3_STORAGE_ENV = "SCONES_S3_STORAGE_DIR"  # read by localstack_plugin/patches/s3_storage.py
+S3_STORAGE_ENV = "SCONES_S3_STORAGE_DIR"  # read by localstack_plugin/s3_provider.py
+S3_PROVIDER = "harness"  # the provider name in localstack_plugin/pyproject.toml
 # Variables of the caller that must not reach LocalStack: its own venv, and AWS settings meant for clients.
 _DROPPED_ENV_PREFIXES = ("AWS_", "PYTHON", "VIRTUAL_ENV", "LOCALSTACK_", "GATEWAY_", "LAMBDA_")
 
@@ -154,6 +155,10 @@ def launch_spec(settings: Settings, python: Path) -> LaunchSpec:
             "DNS_ADDRESS": "0",
             "DISABLE_EVENTS": "1",
             "SKIP_SSL_CERT_DOWNLOAD": "1",
+            # LocalStack (re)writes its TLS certificate at every start, by default at one place per machine
+            # (<venv>/.filesystem/var/lib/localstack/cache/server.test.pem, utils/ssl.get_cert_pem_file_path):
+            # two homes starting at once read each other's half-written file ("no start line"). One per home.
+            "CUSTOM_SSL_CERT_PATH": str(state / "server.test.pem"),
             "SERVICES": SERVICES,
             "LAMBDA_RUNTIME_EXECUTOR": EXECUTOR_NAME,
             "LAMBDA_EXECUTOR_PYTHON": sys.executable,  # the base of a fallback runtime only
@@ -162,6 +167,8 @@ def launch_spec(settings: Settings, python: Path) -> LaunchSpec:
             "LAMBDA_PYTHON_FALLBACK": "1" if settings.lambda_version_fallback else "0",
             "HARNESS_IAM_ENFORCEMENT": settings.iam_enforcement,
             "HARNESS_LAMBDA_MAX_ENVIRONMENTS": str(settings.lambda_max_environments),
+            # Read by localstack_plugin/sandbox.py: namespace (private /tmp) | dir (a TMPDIR of its own).
+            "LAMBDA_TMP_ISOLATION": settings.lambda_tmp_isolation,
             # sagemaker:* state tasks go to the emulator (localstack_plugin/patches/sfn_sagemaker.py)
             "SCONES_SAGEMAKER_ENDPOINT": f"http://127.0.0.1:{settings.sagemaker_port}",
             # SageMaker on the main port, forwarded to the emulator on its own port (one endpoint for all).
@@ -173,15 +180,15 @@ def launch_spec(settings: Settings, python: Path) -> LaunchSpec:
             "LOCALSTACK_VOLUME_DIR": str(state / "volume"),
             # S3 spills objects over 512 KB to /tmp/localstack-s3-storage/<bucket> whatever TMPDIR says,
             # and DeleteBucket removes that folder: two stacks on one machine would share (and delete)
-            # each other's. localstack_plugin/patches/s3_storage.py moves it here.
+            # each other's: LocalStack's own S3 provider, built with its storage here
+            # (localstack_plugin/s3_provider.py).
+            "PROVIDER_OVERRIDE_S3": S3_PROVIDER,
             S3_STORAGE_ENV: str(state / "s3-storage"),
             # Read once at start; LocalStack re-reads the file when its mtime changes, so
             # `harness sfn-test` and the tests swap mock configs without a restart (harness/sfn_mocks.py).
             "SFN_MOCK_CONFIG": str(sfn_mocks.active_path(settings)),
         }
     )
-    if os.environ.get("LAMBDA_TMP_ISOLATION"):  # "dir": no mount namespace (docs/lambda-runtime.md)
-        env["LAMBDA_TMP_ISOLATION"] = os.environ["LAMBDA_TMP_ISOLATION"]
     url = f"http://127.0.0.1:{port}"
     return LaunchSpec(
         cmd=[str(python), "-m", "localstack.runtime.main"],

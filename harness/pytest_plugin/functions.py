@@ -91,7 +91,12 @@ def function_role(iam: Any) -> str:
 def zip_source(source: str, module: str = "app") -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
-        archive.writestr(f"{module}.py", textwrap.dedent(source))
+        # 0644: AWS needs code readable by all (its sandbox user is not the owner; AWS knowledge
+        # center, "lambda-deployment-package-errors"); writestr's default 0600 is "[Errno 13]
+        # Permission denied" there.
+        info = zipfile.ZipInfo(f"{module}.py", date_time=(1980, 1, 1, 0, 0, 0))
+        info.external_attr = 0o644 << 16
+        archive.writestr(info, textwrap.dedent(source))
     return buf.getvalue()
 
 

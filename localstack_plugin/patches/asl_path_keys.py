@@ -7,6 +7,10 @@ CreateTrainingJob then gets no ``RoleArn`` (the pipeline's ``"RoleArn.$": "$.Tra
 failed with ``Missing required parameter in input: "RoleArn"``). AWS reads any key ending in ``.$`` as a
 path. This patch turns such literal bindings back into path bindings when the preprocessor builds them.
 
+LocalStack bug fix: yes (parity). Upstream code: ``Preprocessor.visitPayload_binding_value`` in
+``localstack/services/stepfunctions/asl/parse/preprocessor.py`` and the keyword tokens of its ASL lexer;
+no upstream issue found, and the archived repository (2026-03) still has the behaviour.
+
 Registered as a ``localstack.hooks.on_infra_start`` hook in this package's pyproject.
 """
 

@@ -6,6 +6,10 @@ event into ``{"s3_bucket", "s3_key"}``) there is no ``id`` and every delivery fa
 ``Failed to deliver to target ...: 'id'``. AWS starts the execution either way, under a generated name.
 This patch names it after the event's id when the event still has one and a fresh UUID otherwise.
 
+LocalStack bug fix: yes. Upstream code: ``StatesTargetSender.send_event`` in
+``localstack/services/events/target.py`` (``name=event["id"]``); unfixed in the archived repository
+(2026-03); no upstream issue found.
+
 Registered as a ``localstack.hooks.on_infra_start`` hook in this package's pyproject.
 """
 

@@ -12,6 +12,10 @@ alive as AWS does.
 This replaces ``register`` with one that gives twisted the interface of every entry, IPv4 included; the
 rest (the site, the TLS multiplexer on the same port) is as LocalStack builds it. It runs as an
 ``on_infra_start`` hook, which LocalStack runs before it registers the gateway server.
+
+LocalStack bug fix: yes. Upstream code: ``TwistedRuntimeServer.register`` in
+``localstack/runtime/server/twisted.py`` (the ``TODO: interface = host?`` line), unfixed in the archived
+repository (2026-03); no upstream issue found.
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@ served) that
 A SageMaker request that reaches LocalStack's gateway is checked like any other; calls sent straight
 to the SageMaker emulator's own port are not (docs/parity.md).
 
+LocalStack bug fix: no. IAM enforcement is a LocalStack Pro feature, absent from Community by design;
+this adds it. Upstream code it hooks into: ``localstack.aws.handlers.serve_custom_service_request_handlers``.
+
 Registered as a ``localstack.hooks.on_infra_start`` hook in this package's pyproject.
 """
 

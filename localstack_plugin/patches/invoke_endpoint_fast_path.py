@@ -17,6 +17,9 @@ refusal), an emulator that does not answer (the provider words the 503), and eve
 
 Applied only when the ``sagemaker-runtime`` provider is the project's (``PROVIDER_OVERRIDE_SAGEMAKER_
 RUNTIME=emulator``). ``HARNESS_INVOKE_FAST_PATH=0`` turns it off (to compare, or to rule it out).
+
+LocalStack bug fix: no: a latency shortcut for the project's own provider. Upstream code it hooks
+into: ``localstack.aws.handlers.preprocess_request``.
 """
 
 from __future__ import annotations

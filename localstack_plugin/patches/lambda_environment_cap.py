@@ -16,6 +16,9 @@ AWS, and nothing is throttled (AWS would scale out instead, up to the account's 
 soft cap: two invocations that race for one idle environment may start one more.
 
 ``HARNESS_LAMBDA_MAX_ENVIRONMENTS`` (default 32; ``0`` = no cap, LocalStack's behaviour).
+LocalStack bug fix: no: a resource cap this machine needs (AWS has no such cap). Upstream code:
+``AssignmentService.get_environment`` in ``localstack/services/lambda_/invocation/assignment.py``.
+
 Registered as a ``localstack.hooks.on_infra_start`` hook in this package's pyproject.
 """
 

@@ -6,6 +6,10 @@ to a runtime whose Python is missing here would not say why. This wraps that met
 a ``Failed`` state, the stored version's ``last_update`` gets the state's code and reason (the message
 of the executor's ``prepare_version``, which names the missing interpreter and how to get one).
 
+LocalStack bug fix: yes (parity). Upstream code: ``LambdaService.update_version_state`` in
+``localstack/services/lambda_/invocation/lambda_service.py``, unfixed in the archived repository (2026-03);
+no upstream issue found.
+
 Registered as a ``localstack.hooks.on_infra_start`` hook in this package's pyproject.
 """
 

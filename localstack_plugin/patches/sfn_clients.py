@@ -8,6 +8,9 @@ client per (service, region, role) for a few minutes keeps the role semantics (t
 carries credentials of that role; they are renewed well before STS's one-hour expiry) and removes
 that cost. LocalStack Community does not enforce IAM, so nothing observable changes but latency.
 
+LocalStack bug fix: no: a performance change. Upstream code: ``boto_client_for`` in
+``localstack/services/stepfunctions/asl/utils/boto_client.py``.
+
 Registered as a ``localstack.hooks.on_infra_start`` hook in this package's pyproject.
 """
 

@@ -19,6 +19,10 @@ gateway that serves SageMaker) with AWS's semantics:
   ``(Service: AmazonSageMaker; Status Code: 400; Error Code: ...; Request ID: ...; Proxy: null)``.
 
 ``aws-sdk:sagemaker:*`` tasks (DescribeEndpoint in a wait loop) are sent to the emulator too.
+LocalStack bug fix: no: LocalStack Community has no SageMaker, so this adds an integration it lacks.
+Upstream code it extends: ``state_task_service_for`` in ``localstack/services/stepfunctions/asl/
+component/state/state_execution/state_task/state_task_factory.py``.
+
 Registered as a ``localstack.hooks.on_infra_start`` hook in this package's pyproject.
 """
 

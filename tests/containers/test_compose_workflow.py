@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from harness.commands.compose import RUN_HINT
 from harness.config import Settings
 
 LABEL_JOB = "sagemaker-emulator.kind"
@@ -30,17 +32,18 @@ def _harness(settings: Settings, *args: str, timeout: float = 900) -> subprocess
 def test_run_on_the_compose_target_then_down(
     compose_stack: Settings, mini_dataset: Path, docker_client
 ) -> None:
+    # Exactly what `harness compose up` tells the user to run (issue 20: its hint once failed as printed).
+    hint = shlex.split(RUN_HINT)
+    assert hint[:3] == ["harness", "--target", "localstack"]
     done = _harness(
         compose_stack,
+        *hint[3:],
         "--epochs",
         "1",
-        "run",
         "--dataset",
         str(mini_dataset),
         "--executions",
         "20",
-        "--training-image",
-        "scones-training:latest",
         "--no-report",
         "--json",
     )

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 ECHO = """
 import os
 
-INIT_PID = os.getpid()
+INIT_PID = os.urandom(8).hex()  # one per environment (in its own PID namespace every runtime is PID 1)
 CALLS = 0
 
 def handler(event, context):
@@ -210,9 +210,11 @@ def test_fifty_concurrent_invocations_each_get_their_own_result(embedded_cloud: 
 PID = """
 import os, time
 
+ENVIRONMENT = os.urandom(8).hex()  # one per environment: every runtime is PID 1 of its own namespace
+
 def handler(event, context):
     time.sleep(0.5)  # every invocation overlaps every other: uncapped, each would get its own environment
-    return {"pid": os.getpid(), "n": event["n"]}
+    return {"pid": ENVIRONMENT, "n": event["n"]}
 """
 
 

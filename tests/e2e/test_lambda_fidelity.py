@@ -7,18 +7,20 @@ AWS's environment variables, and IAM evaluation of the calls the handler makes.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
 import uuid
+import zipfile
 from typing import Any
 
 import pytest
 
 from harness.config import Settings
 from harness.targets.registry import target_for
-from localstack_plugin import runtimes
-from tests.support.lambda_zip import deploy, ensure_role, iam_for
+from localstack_plugin import runtimes, sandbox
+from tests.support.lambda_zip import BROAD_POLICY, ROLE_ARN, ROLE_NAME, deploy, ensure_role, iam_for
 
 pytestmark = pytest.mark.e2e
 
@@ -149,15 +151,28 @@ def test_declared_runtime_runs_on_its_own_python(lam: Any, runtime: str) -> None
     assert body["version"] == runtimes.runtime_version(runtime)
 
 
-def test_unsupported_runtime_leaves_the_function_failed_with_a_reason(lam: Any) -> None:
-    name = deploy(lam, VERSION, prefix="old", runtime="python3.8", wait=False)
+def _runtime_it_cannot_run() -> str:
+    """A runtime AWS accepts that cannot run here: a Python with no interpreter on this machine, else a
+    Node.js one (the local executor runs Python only). python3.8 and older are refused by the API itself
+    (tests/e2e/test_lambda_api_edges.py)."""
+    for runtime in runtimes.SUPPORTED:
+        try:
+            runtimes.find_interpreter(runtime)
+        except runtimes.RuntimeNotAvailable:
+            return runtime
+    return "nodejs22.x"
+
+
+def test_runtime_it_cannot_run_leaves_the_function_failed_with_a_reason(lam: Any) -> None:
+    runtime = _runtime_it_cannot_run()
+    name = deploy(lam, VERSION, prefix="noint", runtime=runtime, wait=False)
     for _ in range(120):
         config = lam.get_function_configuration(FunctionName=name)
         if config["State"] != "Pending":
             break
         time.sleep(0.25)
     assert config["State"] == "Failed"
-    assert "python3.8" in config["StateReason"] and "not supported" in config["StateReason"]
+    assert runtime in config["StateReason"]
 
 
 def test_two_functions_writing_tmp_do_not_see_each_other(lam: Any) -> None:
@@ -274,12 +289,75 @@ def test_role_without_invoke_endpoint_or_start_execution_is_refused(lam: Any) ->
 
 
 def test_update_to_a_runtime_it_cannot_run_says_why(lam: Any) -> None:
+    runtime = _runtime_it_cannot_run()
     name = deploy(lam, VERSION, prefix="upd")
-    lam.update_function_configuration(FunctionName=name, Runtime="python3.8")
+    lam.update_function_configuration(FunctionName=name, Runtime=runtime)
     for _ in range(120):
         config = lam.get_function_configuration(FunctionName=name)
         if config["LastUpdateStatus"] != "InProgress":
             break
         time.sleep(0.25)
     assert config["LastUpdateStatus"] == "Failed"
-    assert "runtime 'python3.8' is not supported" in config["LastUpdateStatusReason"]
+    assert runtime in config["LastUpdateStatusReason"]
+
+
+SANDBOX_VIEW = """
+import os, resource
+
+def handler(event, context):
+    nofile = list(resource.getrlimit(resource.RLIMIT_NOFILE))
+    return {"task": sorted(os.listdir("/var/task")), "nofile": nofile,
+            "env": sorted(os.environ), "task_root": os.environ["LAMBDA_TASK_ROOT"], "cwd": os.getcwd(),
+            "uid": os.getuid(), "wrapped": os.environ.get("WRAPPED")}
+"""
+
+
+@pytest.mark.skipif(not sandbox.namespaces_available(), reason=sandbox.isolation().reason)
+def test_awss_paths_limits_and_variables(lam: Any) -> None:
+    # AWS: LAMBDA_TASK_ROOT=/var/task, PWD, SHLVL, PYTHONPATH=/var/runtime and nothing else of the host's
+    # (recorded on AWS: LocalStack's test_lambda_common.snapshot.json, test_introspection_invoke[python3.12]);
+    # RLIMIT_NOFILE (1024, 1024) (test_lambda.snapshot.json, TestLambdaBehavior::test_runtime_ulimits).
+    name = deploy(lam, SANDBOX_VIEW, prefix="view")
+    body, error = _invoke(lam, name)
+    assert error is None, body
+    assert body["task"] == ["app.py"] and body["task_root"] == body["cwd"] == "/var/task"
+    assert body["nofile"] == [1024, 1024] and body["uid"] == 993
+    leaked = {"LOCALSTACK_MAX_PAYLOAD_SIZE", "PYTHONDONTWRITEBYTECODE", "PYTHONNOUSERSITE"}
+    leaked |= {"REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "LOCALSTACK_HOSTNAME", "HOME", "TMPDIR"}
+    assert not leaked & set(body["env"])
+    assert {"PWD", "SHLVL", "PYTHONPATH", "LAMBDA_RUNTIME_DIR", "LANG", "TZ"} <= set(body["env"])
+
+
+def _create_with_wrapper(lam: Any, wrapper: str, mode: int) -> str:
+    """A function whose zip holds an executable (or not) ``wrapper`` script, run through
+    ``AWS_LAMBDA_EXEC_WRAPPER`` (recorded on AWS: test_lambda_common.snapshot.json,
+    test_runtime_wrapper_invoke: ``"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/environment_wrapper"``)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        code = zipfile.ZipInfo("app.py")
+        code.external_attr = 0o644 << 16  # readable by all, as AWS requires
+        archive.writestr(code, SANDBOX_VIEW)
+        info = zipfile.ZipInfo("wrapper")
+        info.external_attr = (0o100000 | mode) << 16
+        archive.writestr(info, '#!/bin/sh\nexport WRAPPED=yes\nexec "$@"\n')
+    ensure_role(iam_for(lam), ROLE_NAME, BROAD_POLICY)
+    name = f"wrapped-{uuid.uuid4().hex[:8]}"
+    lam.create_function(
+        FunctionName=name, Runtime="python3.11", Role=ROLE_ARN, Handler="app.handler",
+        Code={"ZipFile": buffer.getvalue()}, Environment={"Variables": {"AWS_LAMBDA_EXEC_WRAPPER": wrapper}},
+    )  # fmt: skip
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    return name
+
+
+def test_exec_wrapper_runs_and_a_missing_one_is_exit_status_127(lam: Any) -> None:
+    # AWS: a missing wrapper is Runtime.ExitError "... exit status 127" (recorded on AWS:
+    # test_lambda.snapshot.json, TestLambdaErrors::test_lambda_runtime_wrapper_not_found).
+    wrapper = "/var/task/wrapper" if sandbox.namespaces_available() else "./wrapper"
+    name = _create_with_wrapper(lam, wrapper, 0o755)
+    body, error = _invoke(lam, name)
+    assert error is None and body["wrapped"] == "yes", body
+    missing = _create_with_wrapper(lam, "/var/task/no-such-wrapper", 0o755)
+    body, error = _invoke(lam, missing)
+    assert error == "Unhandled" and body["errorType"] == "Runtime.ExitError"
+    assert body["errorMessage"].endswith("Error: Runtime exited with error: exit status 127")

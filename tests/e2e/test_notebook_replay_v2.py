@@ -156,7 +156,11 @@ def test_a_function_created_with_plain_create_function_calls_invoke_endpoint(not
     iam.put_role_policy(RoleName=name, PolicyName="invoke", PolicyDocument=json.dumps(allow))
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("lambda_function.py", HANDLER)
+        info = zipfile.ZipInfo("lambda_function.py")
+        info.external_attr = (
+            0o644 << 16
+        )  # readable by all, as AWS requires (the sandbox user is not the owner)
+        archive.writestr(info, HANDLER)
     lam.create_function(
         FunctionName=name,
         Runtime="python3.11",

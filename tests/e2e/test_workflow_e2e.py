@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import deploy, executions, faults
+from harness import deploy, executions, failures, faults
 from harness.config import Settings
 from harness.targets.registry import target_for
 from tests.e2e.aws_histories import FAILED_IN_SERIALIZER, ORIGINAL_SUCCEEDED, failed_task, succeeded_task
@@ -139,6 +139,37 @@ def test_missing_object_fails_with_its_own_error(workflow: dict) -> None:
     assert failed.status == "FAILED"
     assert failed.error == "ImageNotFound"
     assert "does not exist" in json.loads(failed.cause)["errorMessage"]
+
+
+def test_first_failures_name_the_failing_function_and_its_log(workflow: dict) -> None:
+    """Issue 20: a failed run names the first cause: the function that failed and its last log lines."""
+    settings = workflow["settings"]
+    target = target_for(settings)
+    runs = [_run(settings, f"test/missing-{i}.png") for i in range(2)]
+    found = failures.first_failures(
+        runs, failures.EXPECTED_ERRORS, target.client("stepfunctions"), target.client("logs")
+    )
+    assert [(f.error, f.count) for f in found] == [("ImageNotFound", 2)]
+    assert found[0].function == "serializeImageData"
+    assert "does not exist" in found[0].cause
+    assert any("ImageNotFound" in line or "does not exist" in line for line in found[0].log_tail), found[0]
+
+
+@pytest.mark.parametrize("name", ["a b.png", "vélo.png", "x#y.png", "自行车.png"])
+def test_any_photo_name_is_classified(workflow: dict, name: str) -> None:
+    """Issue 24: execution names derived from such keys were refused; the run then stalled 300 s."""
+    settings = workflow["settings"]
+    s3 = target_for(settings).client("s3")
+    source = executions.list_test_images(s3, settings.bucket, settings.data_prefix)[0]
+    key = f"{settings.data_prefix}test/{name}"
+    s3.copy_object(Bucket=settings.bucket, Key=key, CopySource={"Bucket": settings.bucket, "Key": source})
+    try:
+        started = time.monotonic()
+        result = _run(settings, key)
+        assert time.monotonic() - started < 30
+        assert result.status == "SUCCEEDED" or result.error == "ThresholdConfidenceNotMet", result
+    finally:
+        s3.delete_object(Bucket=settings.bucket, Key=key)
 
 
 def _original(settings: Settings, definition: str) -> str:

@@ -7,7 +7,9 @@ import http.server
 import io
 import os
 import pickle
+import tarfile
 import threading
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,6 +100,36 @@ def test_truncated_archive(small_tarball: Path, tmp_path: Path) -> None:
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(DatasetError, match="truncated or corrupt"):
         cifar.read_archive(cut)
+
+
+def test_a_huge_member_is_refused_by_its_header_before_it_is_read(tmp_path: Path, monkeypatch) -> None:
+    """A small archive may hold a huge, highly compressed member: refused by size, at no memory cost."""
+    monkeypatch.setattr(
+        cifar, "MAX_MEMBER_BYTES", 1 << 20
+    )  # the real cap is 256 MiB: the same check, smaller
+    path = tmp_path / "bomb.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo("cifar-100-python/train")
+        info.size = 16 << 20
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+    assert path.stat().st_size < 100_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetError, match="refused before reading it"):
+            cifar.read_archive(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, f"{peak} bytes allocated to refuse a 16 MiB member"
+
+
+def test_running_out_of_memory_is_a_named_error(small_tarball: Path, monkeypatch) -> None:
+    def no_memory(data: bytes, where: str) -> dict:
+        raise MemoryError
+
+    monkeypatch.setattr(cifar, "_load_pickle", no_memory)
+    with pytest.raises(DatasetError, match="not enough memory"):
+        cifar.read_archive(small_tarball)
 
 
 class _Evil:

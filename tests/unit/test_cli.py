@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
+import click
 import pytest
 import typer
 import typer.main
 from typer.testing import CliRunner
 
+from harness.config import load_settings
 from harness.main import app
 
 runner = CliRunner()
@@ -21,6 +25,21 @@ def _command_names() -> list[str]:
     return sorted(group.commands)  # type: ignore[attr-defined]
 
 
+def _leaf_commands() -> list[tuple[list[str], click.Command]]:
+    """Every command a user can type, sub-commands of groups (``compose up``, ``faults endpoint``) too."""
+    found: list[tuple[list[str], click.Command]] = []
+
+    def walk(path: list[str], command: click.Command) -> None:
+        if hasattr(command, "commands"):  # typer vendors its own click: not click.Group
+            for name, sub in command.commands.items():  # type: ignore[attr-defined]
+                walk([*path, name], sub)
+        else:
+            found.append((path, command))
+
+    walk([], typer.main.get_command(app))
+    return found
+
+
 def test_every_command_has_help() -> None:
     names = _command_names()
     assert "stage" in names and "config" in names
@@ -29,7 +48,32 @@ def test_every_command_has_help() -> None:
     for name in names:
         result = runner.invoke(app, [name, "--help"])
         assert result.exit_code == 0, (name, result.output)
-        assert "Usage" in result.output
+        assert f"Usage: harness {name}" in result.output.replace("root ", "harness "), result.output
+
+
+def test_help_of_each_command_shows_its_own_options() -> None:
+    """`harness run --help` once printed the top-level help (--help was hoisted like a global option)."""
+    commands = _leaf_commands()
+    assert len(commands) > 15
+    for path, command in commands:
+        own = [
+            opt
+            for param in command.params
+            if param.param_type_name == "option"
+            for opt in param.opts
+            if opt.startswith("--")
+        ]
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, (path, result.output)
+        assert " ".join(path) in result.output, (path, result.output)
+        for opt in own:
+            assert opt in result.output, (path, opt, result.output)
+    run_help = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "200"}).output
+    for opt in ("--executions", "--concurrency", "--no-report"):
+        assert opt in run_help
+    assert "--out" in runner.invoke(app, ["stage", "--help"], env={"COLUMNS": "200"}).output
+    # global options still work after the command
+    assert runner.invoke(app, ["config", "--epochs", "3"]).output.count("epochs = 3") == 1
 
 
 def test_config_shows_layered_settings(tmp_path: Path, monkeypatch) -> None:
@@ -38,8 +82,36 @@ def test_config_shows_layered_settings(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("HARNESS_EPOCHS", "8")
     result = runner.invoke(app, ["--threshold", "0.5", "config"])
     assert result.exit_code == 0, result.output
-    assert "bucket = 'file-bucket'" in result.output
+    assert 'bucket = "file-bucket"' in result.output
     assert "epochs = 8" in result.output and "threshold = 0.5" in result.output
+
+
+def test_config_prints_toml_that_reads_back_as_the_same_settings(tmp_path: Path, monkeypatch) -> None:
+    """`harness config > harness.toml` pins the settings: paths, booleans, quotes and all."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HARNESS_LAMBDA_VERSION_FALLBACK", "true")
+    monkeypatch.setenv("HARNESS_TRAINING_IMAGE", 'repo/"quoted"\\image:1')
+    monkeypatch.setenv("HARNESS_HOME", str(tmp_path / "a home"))
+    result = runner.invoke(app, ["--epochs", "4", "config"])
+    assert result.exit_code == 0, result.output
+    parsed = tomllib.loads(result.output)["harness"]
+    assert parsed["lambda_version_fallback"] is True and parsed["epochs"] == 4
+    assert parsed["home"] == str(tmp_path / "a home")
+    printed = load_settings(environ={})  # defaults, to compare against
+    (tmp_path / "pinned.toml").write_text(result.output)
+    for key in list(os.environ):
+        if key.startswith("HARNESS_"):
+            monkeypatch.delenv(key)
+    reread = load_settings(config_file=tmp_path / "pinned.toml", environ={})
+    expected = load_settings(
+        environ={
+            "HARNESS_LAMBDA_VERSION_FALLBACK": "true",
+            "HARNESS_TRAINING_IMAGE": 'repo/"quoted"\\image:1',
+            "HARNESS_HOME": str(tmp_path / "a home"),
+        },
+        epochs=4,
+    )
+    assert reread == expected != printed
 
 
 def test_bad_target_is_one_line_and_exit_1() -> None:
@@ -107,7 +179,7 @@ def test_settings_options_are_accepted_after_the_command(tmp_path: Path, small_t
     """`harness run --epochs 5`, `harness stage --bucket X`: where two new users put them."""
     shown = runner.invoke(app, ["config", "--epochs", "5", "--bucket=after-bkt", "--threshold", "0.5"])
     assert shown.exit_code == 0, shown.output
-    assert "epochs = 5" in shown.output and "bucket = 'after-bkt'" in shown.output
+    assert "epochs = 5" in shown.output and 'bucket = "after-bkt"' in shown.output
     assert "threshold = 0.5" in shown.output
     # Before and after mix; a command's own option of another name stays the command's.
     out = tmp_path / "staged"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import Settings, SettingsError
+from harness.config import Settings, SettingsError, load_settings
 from harness.embedded import localstack, stack
 
 
@@ -36,6 +36,22 @@ def test_launch_spec_binds_loopback_and_keeps_state_in_home(tmp_path: Path, monk
     )
 
 
+def test_each_home_has_its_own_tls_certificate(tmp_path: Path) -> None:
+    """LocalStack rewrites server.test.pem at every start; a shared one broke concurrent starts (issue 24)."""
+    python = Path("/venv/bin/python")
+    paths = [
+        Path(
+            localstack.launch_spec(Settings(home=tmp_path / name, cache_dir=tmp_path / "cache"), python).env[
+                "CUSTOM_SSL_CERT_PATH"
+            ]
+        )
+        for name in ("a", "b")
+    ]
+    assert paths[0] != paths[1]
+    for name, path in zip(("a", "b"), paths, strict=True):
+        assert path.is_relative_to((tmp_path / name).resolve()) and path.name == "server.test.pem"
+
+
 def test_launch_spec_carries_the_lambda_runtime_and_iam_settings(tmp_path: Path) -> None:
     settings = _settings(
         tmp_path,
@@ -49,6 +65,18 @@ def test_launch_spec_carries_the_lambda_runtime_and_iam_settings(tmp_path: Path)
     assert spec.env["LAMBDA_PYTHON_INTERPRETERS"] == "python3.12=/opt/py312/bin/python3.12"
     assert spec.env["LAMBDA_PYTHON_FALLBACK"] == "1"
     assert spec.env["HARNESS_IAM_ENFORCEMENT"] == "log"
+
+
+def test_tmp_isolation_is_a_setting_that_reaches_localstack(tmp_path: Path, monkeypatch) -> None:
+    """Issue 20: a LAMBDA_TMP_ISOLATION of the caller's shell never reached LocalStack through tox."""
+    monkeypatch.setenv("LAMBDA_TMP_ISOLATION", "dir")  # the caller's own variable no longer decides
+    default = localstack.launch_spec(_settings(tmp_path), Path("/venv/bin/python"))
+    assert default.env["LAMBDA_TMP_ISOLATION"] == "namespace"
+    monkeypatch.setenv("HARNESS_LAMBDA_TMP_ISOLATION", "dir")
+    from_env = localstack.launch_spec(load_settings(environ=None), Path("/venv/bin/python"))
+    assert from_env.env["LAMBDA_TMP_ISOLATION"] == "dir"
+    with pytest.raises(SettingsError, match="lambda_tmp_isolation must be one of namespace, dir"):
+        _settings(tmp_path, lambda_tmp_isolation="chroot")
 
 
 def test_iam_enforcement_setting_is_checked(tmp_path: Path) -> None:

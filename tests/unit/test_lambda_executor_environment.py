@@ -23,6 +23,7 @@ import os, time
 
 print("initialising")
 CALLS = 0
+BOOT = os.urandom(8).hex()  # one per process: in a PID namespace every runtime is PID 1
 
 class Broken(Exception):
     pass
@@ -37,11 +38,12 @@ def handler(event, context):
         time.sleep(5)
     if event["action"] == "exit":
         os._exit(7)
-    return {"calls": CALLS, "pid": os.getpid(), "flavour": os.environ["FLAVOUR"], "fn": context.function_name}
+    return {"calls": CALLS, "pid": BOOT, "flavour": os.environ["FLAVOUR"], "fn": context.function_name}
 """
 
 
 def _process(tmp_path: Path, source: str = HANDLER, timeout_s: float = 0.5) -> ExecutionProcess:
+    tmp_path.chmod(0o755)  # pytest makes it 0700; the sandbox's user (uid 993) reads code, as on AWS
     (tmp_path / "app.py").write_text(source)
     env = {
         "FLAVOUR": "cheese",
@@ -142,6 +144,7 @@ def test_import_error_is_reported_on_invoke(tmp_path: Path) -> None:
 
 ISOLATION = """
 import os
+BOOT = os.urandom(8).hex()
 
 def handler(event, context):
     if event["action"] == "fill":
@@ -154,11 +157,12 @@ def handler(event, context):
     if event["action"] == "hog":
         blocks = [bytearray(1024 * 1024) for _ in range(200)]
         return {"mb": len(blocks)}
-    return {"tmp": sorted(os.listdir("/tmp")), "pid": os.getpid()}
+    return {"tmp": sorted(os.listdir("/tmp")), "pid": BOOT}
 """
 
 
 def _isolated(tmp_path: Path, **spec_changes: object) -> ExecutionProcess:
+    tmp_path.chmod(0o755)
     (tmp_path / "app.py").write_text(ISOLATION)
     spec = FunctionSpec(
         python=sys.executable,
@@ -172,7 +176,7 @@ def _isolated(tmp_path: Path, **spec_changes: object) -> ExecutionProcess:
 
 
 @pytest.mark.skipif(
-    not sandbox.namespaces_available(), reason="a private /tmp needs root on Linux (mount namespace)"
+    not sandbox.namespaces_available(), reason=f"no private /tmp here: {sandbox.isolation().reason}"
 )
 def test_private_tmp_is_size_limited_with_enospc(tmp_path: Path) -> None:
     process = _isolated(tmp_path, ephemeral_mb=1)
@@ -214,6 +218,7 @@ def test_fallback_warning_is_in_every_invocation_log(tmp_path: Path) -> None:
 
 
 def test_layers_are_importable_after_the_code_and_the_task_root_is_read_only(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
     code, layer = tmp_path / "code", tmp_path / "layer" / "python"
     code.mkdir()
     layer.mkdir(parents=True)
@@ -238,6 +243,7 @@ def test_layers_are_importable_after_the_code_and_the_task_root_is_read_only(tmp
         env={},
         timeout_s=10,
         extra_paths=[layer],
+        layer_dirs=[layer.parent],
         tmp_dir=None if sandbox.namespaces_available() else tmp_path / "tmp",
     )
     process = ExecutionProcess(spec)
@@ -247,7 +253,8 @@ def test_layers_are_importable_after_the_code_and_the_task_root_is_read_only(tmp
     finally:
         process.stop()
     assert body["layer"] == "from the layer" and body["shadowed"] == "code"
-    assert body["cwd"] == str(code)
+    # AWS: the working directory is the task root, /var/task (docs: "Defined runtime environment variables")
+    assert body["cwd"] == ("/var/task" if sandbox.namespaces_available() else str(code))
     if sandbox.namespaces_available():
         assert body["writable"] is False and not (code / "written-by-handler").exists()
 

@@ -55,7 +55,7 @@ print("contract ok")
 def test_entry_points_name_the_providers() -> None:
     meta = tomllib.loads((PLUGIN / "pyproject.toml").read_text())
     providers = meta["project"]["entry-points"]["localstack.aws.provider"]
-    assert providers == {
+    assert {k: v for k, v in providers.items() if k.startswith("sagemaker")} == {
         "sagemaker:emulator": "localstack_plugin.sagemaker_provider:sagemaker",
         "sagemaker-runtime:emulator": "localstack_plugin.sagemaker_provider:sagemaker_runtime",
     }

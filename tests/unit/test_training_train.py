@@ -161,3 +161,16 @@ def test_training_device_prefers_the_gpu_and_can_be_overridden(monkeypatch) -> N
     monkeypatch.setenv("TRAINING_DEVICE", "cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert train_mod.training_device() == torch.device("cpu")
+
+
+def test_a_mini_batch_larger_than_the_train_channel_fails_the_job_as_a_client_error(tmp_path: Path) -> None:
+    # The built-in image-classification algorithm fails such a job with a "ClientError: ..." FailureReason
+    # instead of shrinking the batch (issue 23: the emulator used to clamp it silently).
+    opt_ml = write_job(tmp_path, {}, n_train=8)
+    os.environ["OPT_ML"] = str(opt_ml)
+    try:
+        hp = parse_hyperparameters({**TINY, "num_training_samples": "8", "mini_batch_size": "16"})
+        with pytest.raises(trainer.ClientError, match="mini_batch_size=16 is larger than the 8 images"):
+            trainer.load_data(hp)
+    finally:
+        del os.environ["OPT_ML"]

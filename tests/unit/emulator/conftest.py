@@ -4,7 +4,7 @@ servers on 127.0.0.1, driven with plain boto3 (helpers: support.py)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +50,9 @@ def emulator_factory(moto_url: str, tmp_path_factory: pytest.TempPathFactory) ->
     started: list[Emulator] = []
     imap = image_map(tmp_path_factory.mktemp("imap"))
 
-    def make(*extra: str, state_dir: Path | None = None) -> Emulator:
+    def make(*extra: str, state_dir: Path | None = None, wrap: Sequence[str] = ()) -> Emulator:
         state = state_dir or tmp_path_factory.mktemp("state") / "sagemaker"
-        emu = Emulator(state, moto_url, imap, *extra).start()
+        emu = Emulator(state, moto_url, imap, *extra, wrap=wrap).start()
         started.append(emu)
         return emu
 

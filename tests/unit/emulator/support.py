@@ -20,6 +20,7 @@ import tarfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,9 @@ def image_map(tmp: Path) -> Path:
 class Emulator:
     """One emulator process; ``restart()`` keeps the state folder."""
 
-    def __init__(self, state_dir: Path, moto_url: str, imap: Path, *extra: str):
+    def __init__(self, state_dir: Path, moto_url: str, imap: Path, *extra: str, wrap: Sequence[str] = ()):
         self.state_dir, self.moto_url, self.imap, self.extra = state_dir, moto_url, imap, extra
+        self.wrap = list(wrap)  # a command the emulator's runs under (it must exec its arguments)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -82,7 +84,7 @@ class Emulator:
             str(self.port),
         ]
         cmd += ["--state-dir", str(self.state_dir), "--image-map", str(self.imap), "--log-level", "warning"]
-        cmd += list(self.extra)
+        cmd = self.wrap + cmd + list(self.extra)
         with self.log.open("ab") as fh:
             self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30

@@ -133,15 +133,26 @@ def test_model_errors_and_payload_limit(sm, smr, s3, bucket):
     sm.delete_endpoint(EndpointName=name)
 
 
-def test_missing_model_data_fails_the_endpoint(sm, smr, bucket):
+def test_model_data_gone_after_create_model_fails_the_endpoint(sm, smr, s3, bucket, monkeypatch):
+    # CreateModel checks that the data is there (test_create_time_validation.py); data deleted after
+    # that fails the endpoint when it is downloaded, as on AWS.
     name = unique("ep-nodata")
+    url = put_model(s3, bucket, "gone")
+    create_model = sm.create_model
+
+    def create_then_delete(**kwargs: Any) -> Any:
+        answer = create_model(**kwargs)
+        s3.delete_object(Bucket=bucket, Key=url.split("/", 3)[3])
+        return answer
+
+    monkeypatch.setattr(sm, "create_model", create_then_delete)
     with pytest.raises(WaiterError) as info:
-        deploy(sm, name, f"s3://{bucket}/models/not-there/model.tar.gz")
+        deploy(sm, name, url)
     assert "Failed" in str(info.value)
     ep = sm.describe_endpoint(EndpointName=name)
     assert ep["EndpointStatus"] == "Failed"
     assert "Failed to download model data" in ep["FailureReason"]
-    assert "models/not-there/model.tar.gz" in ep["FailureReason"]
+    assert url.split("/", 3)[3] in ep["FailureReason"]
     with pytest.raises(ClientError) as err:
         smr.invoke_endpoint(EndpointName=name, Body=b"{}")
     assert error_of(err)["Code"] == "ValidationError"
@@ -234,9 +245,11 @@ def test_a_failed_update_keeps_the_old_deployment_serving(sm, smr, s3, bucket):
     name = unique("ep-updfail")
     deploy(sm, name, put_model(s3, bucket, "v1"))
     model = unique("model-broken")
+    broken = f"broken/{model}/model.tar.gz"  # there (CreateModel checks that), but not an archive
+    s3.put_object(Bucket=bucket, Key=broken, Body=b"not a tar.gz")
     sm.create_model(
         ModelName=model,
-        PrimaryContainer={"Image": TEST_IMAGE, "ModelDataUrl": f"s3://{bucket}/nothing/model.tar.gz"},
+        PrimaryContainer={"Image": TEST_IMAGE, "ModelDataUrl": f"s3://{bucket}/{broken}"},
         ExecutionRoleArn=ROLE,
     )
     config = unique("cfg-broken")
@@ -255,7 +268,7 @@ def test_a_failed_update_keeps_the_old_deployment_serving(sm, smr, s3, bucket):
     sm.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig=FAST)
     ep = sm.describe_endpoint(EndpointName=name)
     assert ep["EndpointConfigName"] != config
-    assert "Failed to download model data" in ep["FailureReason"]
+    assert "Failed to extract model data archive" in ep["FailureReason"]
     resp = smr.invoke_endpoint(EndpointName=name, Body=b"{}", ContentType="application/json")
     assert json.loads(resp["Body"].read())["model"] == "v1"
     sm.delete_endpoint(EndpointName=name)

@@ -36,7 +36,8 @@ def test_requests_are_decoded_and_validated_with_the_service_model():
     assert params["CreationTimeAfter"] == dt.datetime.fromtimestamp(1700000000.5, tz=dt.UTC)
     with pytest.raises(SerializationException):
         protocol.parse_request(op, b"{not json")
-    with pytest.raises(ValidationException, match="Invalid type for parameter MaxResults"):
+    # A wrong JSON type is AWS's SerializationException, not botocore's client-side wording.
+    with pytest.raises(SerializationException, match="STRING_VALUE can not be converted to an Integer"):
         protocol.parse_request(op, b'{"MaxResults": "five"}')
     with pytest.raises(ValidationException, match="Member must have value less than or equal to 100"):
         protocol.parse_request(op, b'{"MaxResults": 1000}')
@@ -44,7 +45,8 @@ def test_requests_are_decoded_and_validated_with_the_service_model():
         protocol.parse_request(op, b'{"StatusEquals": "Sleeping"}')
     create = protocol.operation_for_target("SageMaker.CreateEndpoint")
     with pytest.raises(
-        ValidationException, match='Missing required parameter in input: "EndpointConfigName"'
+        ValidationException,
+        match="Value null at 'endpointConfigName' failed to satisfy constraint: Member must not be null",
     ):
         protocol.parse_request(create, b'{"EndpointName": "ok"}')
     with pytest.raises(ValidationException, match="3 validation errors detected"):

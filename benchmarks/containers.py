@@ -32,7 +32,7 @@ from harness.config import load_settings  # noqa: E402
 from harness.containers import engine, offline, stack  # noqa: E402
 from harness.embedded import stack as embedded  # noqa: E402
 from harness.embedded.process import free_ports  # noqa: E402
-from harness.targets import target_for  # noqa: E402
+from harness.targets.registry import target_for  # noqa: E402
 from harness.workflow import RunOptions, run  # noqa: E402
 
 DATASET = ROOT.parent / "shared" / "data" / "cifar-100-mini.tar.gz"
@@ -100,7 +100,7 @@ def main() -> int:
             second = stack.up(settings, _log, timeout=600)
             rows.update(build_cached_s=second.build_s, up_s=second.up_s, healthy_s=second.healthy_s)
             start = time.perf_counter()
-            compose_run = run(settings, options, log=_log)
+            compose_run = run(target_for(settings), options, log=_log)
             rows["compose_workflow_s"] = time.perf_counter() - start
             rows["compose_invoke_p50_ms"] = _invoke_p50(settings, args.invocations)
             print(f"compose: {json.dumps({'rows': rows, 'phases_s': compose_run.phases_s})}", file=sys.stderr)
@@ -119,7 +119,7 @@ def main() -> int:
         )
         try:
             start = time.perf_counter()
-            local_run = run(local, options, log=_log)
+            local_run = run(target_for(local), options, log=_log)
             rows["local_workflow_s"] = time.perf_counter() - start
             rows["local_invoke_p50_ms"] = _invoke_p50(local, args.invocations)
         finally:

@@ -43,7 +43,7 @@ from harness import sfn_mocks
 from harness.config import Settings, load_settings
 from harness.embedded import stack
 from harness.embedded.process import ServiceRecord, free_ports, group_members
-from harness.targets import target_for
+from harness.targets.registry import target_for
 from tests.support.lambda_zip import ROLE_ARN, deploy
 
 ECHO = """
@@ -62,7 +62,7 @@ def _cli(settings: Settings, *args: str) -> float:
     )
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-c", "from harness.cli import main; main()", *args],
+        [sys.executable, "-c", "from harness.main import main; main()", *args],
         env=env,
         check=True,
         capture_output=True,

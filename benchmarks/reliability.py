@@ -342,7 +342,7 @@ def concurrent_executions(args: argparse.Namespace) -> dict[str, Any]:
     from harness.config import load_settings
     from harness.embedded import stack
     from harness.embedded.process import free_ports
-    from harness.targets import target_for
+    from harness.targets.registry import target_for
     from harness.workflow import RunOptions, run
 
     ls_port, sm_port = free_ports(2)
@@ -360,7 +360,7 @@ def concurrent_executions(args: argparse.Namespace) -> dict[str, Any]:
     keep_home = True  # until the check has passed: its logs say why an execution failed
     try:
         setup = time.perf_counter()
-        result = run(settings, RunOptions(dataset=str(args.dataset), executions=1))
+        result = run(target_for(settings), RunOptions(dataset=str(args.dataset), executions=1))
         setup_s = time.perf_counter() - setup
         target = target_for(settings)
         s3, smr = target.client("s3"), target.client("sagemaker-runtime")

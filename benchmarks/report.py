@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support
 from harness.config import Settings
 from harness.report import build_report
 from harness.report.capture import scan_captures
-from harness.targets import AwsTarget
+from harness.targets.aws import AwsTarget
 from tests.support.capture import capture_line
 
 BUCKET = "bench"

@@ -36,7 +36,7 @@ from harness import events, executions, pipeline, workflow  # noqa: E402
 from harness.config import load_settings  # noqa: E402
 from harness.embedded import stack  # noqa: E402
 from harness.embedded.process import free_ports  # noqa: E402
-from harness.targets import target_for  # noqa: E402
+from harness.targets.registry import target_for  # noqa: E402
 from harness.workflow import RunOptions, run  # noqa: E402
 
 DATASET = ROOT.parent / "shared" / "data" / "cifar-100-mini.tar.gz"
@@ -71,7 +71,9 @@ def main() -> int:
         )
         start = time.perf_counter()
         try:
-            result = run(settings, options, log=lambda m: console.print(f"  {m}", highlight=False))
+            result = run(
+                target_for(settings), options, log=lambda m: console.print(f"  {m}", highlight=False)
+            )
             wall = time.perf_counter() - start
             # Latency without queueing: the same executions one at a time on the warm stack.
             target = target_for(settings)
@@ -180,7 +182,7 @@ def event_path_latencies(settings: object, keys: list[str], console: Console) ->
 def pipeline_seconds(settings: object, console: Console) -> float:
     """Retrain and redeploy through the pipeline state machine; wall seconds of its execution."""
     target = target_for(settings)
-    role = workflow.sagemaker_role(settings, target)  # type: ignore[arg-type]
+    role = workflow.sagemaker_role(target)  # type: ignore[arg-type]
     arn, _ = pipeline.deploy_pipeline(settings, target, role, log=lambda _m: None)  # type: ignore[arg-type]
     data = pipeline.pipeline_input(settings, role, 1000, pipeline.pipeline_job_name())  # type: ignore[arg-type]
     run_ = pipeline.run_pipeline(target.client("stepfunctions"), arn, data, log=lambda _m: None)

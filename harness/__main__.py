@@ -1,5 +1,5 @@
 """``python -m harness`` runs the CLI (the same as the ``harness`` console script)."""
 
-from harness.cli import main
+from harness.main import main
 
 main()

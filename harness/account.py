@@ -11,9 +11,9 @@ from botocore.exceptions import ClientError
 
 from harness import policies
 from harness.aws_errors import is_not_found
-from harness.config import Settings
+from harness.iam import ensure_role
 from harness.names import SAGEMAKER_ROLE
-from harness.targets import Target
+from harness.targets.base import Target
 
 
 def ensure_bucket(s3: Any, bucket: str, region: str) -> None:
@@ -30,12 +30,11 @@ def ensure_bucket(s3: Any, bucket: str, region: str) -> None:
     s3.create_bucket(**kwargs)
 
 
-def sagemaker_role(settings: Settings, target: Target) -> str:
+def sagemaker_role(target: Target) -> str:
     """The execution role SageMaker assumes: the configured one, else one this harness keeps up to date."""
+    settings = target.settings
     if settings.execution_role_arn:
         return settings.execution_role_arn
-    from harness.deploy import ensure_role
-
     arn, _ = ensure_role(
         target.client("iam"),
         SAGEMAKER_ROLE,

@@ -16,8 +16,9 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from harness.config import TARGETS, Settings, SettingsError, load_settings, to_toml
-from harness.targets import TargetError
+from harness.config import Settings, SettingsError, load_settings, to_toml
+from harness.targets.base import TargetError
+from harness.targets.registry import TARGETS
 
 
 class HarnessError(RuntimeError):
@@ -148,6 +149,8 @@ def _main(
             epochs=epochs,
             home=home,
         )
+        if ctx.obj.target not in TARGETS:
+            raise SettingsError(f"target must be one of {', '.join(TARGETS)}, got {ctx.obj.target!r}")
     except SettingsError as exc:
         _print_error(str(exc))
         raise typer.Exit(code=1) from exc
@@ -160,13 +163,3 @@ def config(ctx: typer.Context) -> None:
     The output is a valid ``harness.toml``: ``harness config > harness.toml`` pins today's settings.
     """
     print(to_toml(settings_of(ctx)), end="")
-
-
-# Each command group lives in its own module under harness/commands and registers itself on `app`;
-# importing the package here keeps `harness --help` complete.
-import harness.commands  # noqa: E402,F401
-
-
-def main() -> None:
-    """Console-script entry point."""
-    app()

@@ -30,7 +30,7 @@ import yaml
 
 from harness.config import Settings
 from harness.files import write_atomic
-from harness.targets import Target
+from harness.targets.base import Target
 
 FORMATS = ("sh", "fish", "dotenv", "json")
 SDK_CONFIG_NAME = "sagemaker-sdk-config.yaml"

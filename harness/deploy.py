@@ -13,7 +13,6 @@ import hashlib
 import io
 import json
 import re
-import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,8 +22,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from harness import assets, events, ownership, policies
-from harness.aws_errors import error_code, error_message, is_not_found
+from harness.aws_errors import is_not_found
 from harness.config import Settings
+from harness.iam import ensure_role, retry_role_propagation
 from harness.names import (
     ARN_PLACEHOLDERS,
     FUNCTIONS,
@@ -33,7 +33,7 @@ from harness.names import (
     STATEMACHINE_FILE_NAME,
     STATES_ROLE,
 )
-from harness.targets import Target
+from harness.targets.base import Target
 
 LAMBDAS_DIR = assets.lambdas_dir()
 STATEMACHINE_FILE = assets.statemachine_dir() / STATEMACHINE_FILE_NAME
@@ -105,67 +105,6 @@ def function_environment(settings: Settings, target: Target) -> dict[str, str]:
         "RESULTS_PREFIX": events.results_key_prefix(settings),
         **target.function_env(),
     }
-
-
-def ensure_role(
-    iam: Any, name: str, trust: dict, policy: dict, log: Log, adopt: bool = False
-) -> tuple[str, bool]:
-    """Create the role or bring its trust and inline policy up to date; returns (arn, changed)."""
-    changed = False
-    try:
-        role = iam.get_role(RoleName=name)["Role"]
-        ownership.claim(
-            "IAM role",
-            name,
-            ownership.role_owned(role),
-            adopt,
-            lambda: iam.tag_role(RoleName=name, Tags=ownership.iam_tags()),
-            log,
-        )
-        current_trust = role.get("AssumeRolePolicyDocument")
-        if isinstance(current_trust, str):
-            current_trust = json.loads(current_trust)
-        if current_trust != trust:
-            iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
-            changed = True
-    except ClientError as exc:
-        if not is_not_found(exc):
-            raise
-        role = iam.create_role(
-            RoleName=name, AssumeRolePolicyDocument=json.dumps(trust), Tags=ownership.iam_tags()
-        )["Role"]
-        log(f"created role {name}")
-        changed = True
-    try:
-        current = iam.get_role_policy(RoleName=name, PolicyName=name)["PolicyDocument"]
-        if isinstance(current, str):
-            current = json.loads(current)
-    except ClientError as exc:
-        if not is_not_found(exc):
-            raise
-        current = None
-    if current != policy:
-        iam.put_role_policy(RoleName=name, PolicyName=name, PolicyDocument=json.dumps(policy))
-        changed = True
-    return role["Arn"], changed
-
-
-# Error codes with which services refuse a role IAM has not finished propagating (Lambda, Step Functions,
-# SageMaker); only those whose message talks about assuming the role are retried.
-_ROLE_NOT_READY_CODES = ("InvalidParameterValueException", "AccessDeniedException", "ValidationException")
-
-
-def retry_role_propagation(call: Callable[[], Any], attempts: int = 10) -> Any:
-    """IAM is eventually consistent on AWS: a fresh role can be refused for a few seconds."""
-    for i in range(attempts):
-        try:
-            return call()
-        except ClientError as exc:
-            message = error_message(exc).lower()
-            if error_code(exc) not in _ROLE_NOT_READY_CODES or "assume" not in message or i == attempts - 1:
-                raise
-            time.sleep(min(2**i, 10))
-    raise AssertionError("unreachable")
 
 
 def ensure_function(

@@ -16,12 +16,15 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from harness import policies
-from harness.config import Settings
+from botocore.exceptions import ClientError
 
-EVENTS_ROLE = "scones-events-role"
-PHOTO_RULE = "scones-photo-uploaded"
-TARGET_ID = "classify-photo"
+from harness import policies
+from harness.aws_errors import is_not_found
+from harness.config import Settings
+from harness.iam import ensure_role, retry_role_propagation
+from harness.names import EVENTS_ROLE, PHOTO_RULE, PHOTO_TARGET_ID
+
+TARGET_ID = PHOTO_TARGET_ID
 INPUT_TEMPLATE = '{"s3_bucket": <bucket>, "s3_key": <key>}'
 
 Log = Callable[[str], None]
@@ -72,7 +75,9 @@ def ensure_bucket_to_eventbridge(s3: Any, bucket: str) -> bool:
     """Turn on S3 -> EventBridge for ``bucket``, keeping its other notification configurations."""
     try:
         current = s3.get_bucket_notification_configuration(Bucket=bucket)
-    except s3.exceptions.NoSuchBucket:
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
         raise RuntimeError(f"bucket {bucket} does not exist: stage the data first (harness stage)") from None
     current.pop("ResponseMetadata", None)
     if "EventBridgeConfiguration" in current:
@@ -88,8 +93,9 @@ def ensure_rule(events: Any, name: str, pattern: dict[str, Any], description: st
         current = events.describe_rule(Name=name)
         if json.loads(current.get("EventPattern") or "{}") == pattern and current.get("State") == "ENABLED":
             return False
-    except events.exceptions.ResourceNotFoundException:
-        pass
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
     events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED", Description=description)
     return True
 
@@ -109,8 +115,6 @@ def ensure_photo_events(
     settings: Settings, session_client: Callable[[str], Any], state_machine_arn: str, log: Log
 ) -> list[str]:
     """Bucket notifications, the events role, the rule and its target; returns the changes made."""
-    from harness.deploy import ensure_role, retry_role_propagation  # deploy imports this module
-
     s3, events, iam = (session_client(s) for s in ("s3", "events", "iam"))
     changes: list[str] = []
     if ensure_bucket_to_eventbridge(s3, settings.bucket):

@@ -20,9 +20,9 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
+from harness.aws_errors import error_code, is_not_found
 from harness.cifar import CLASS_NAMES
 
 Steps = Callable[[int, int], None]
@@ -42,7 +42,9 @@ def true_labels(s3: Any, bucket: str, data_prefix: str) -> dict[str, int]:
     """Test image key -> class, from the staged ``test.lst`` (paths there are relative to ``test/``)."""
     try:
         text = s3.get_object(Bucket=bucket, Key=f"{data_prefix}test.lst")["Body"].read().decode()
-    except s3.exceptions.NoSuchKey:
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
         return {}
     labels = {}
     for line in text.splitlines():
@@ -88,7 +90,7 @@ def _poll_error_is_final(exc: Exception) -> bool:
     if isinstance(exc, ReadTimeoutError):
         return False
     if isinstance(exc, ClientError):
-        return exc.response.get("Error", {}).get("Code") not in _RETRIED_POLL_ERRORS
+        return error_code(exc) not in _RETRIED_POLL_ERRORS
     return True
 
 
@@ -203,6 +205,8 @@ def run_executions(
 
 def summarise(results: list[ExecutionResult], labels: dict[str, int]) -> dict[str, Any]:
     """Counts by outcome and error name, accuracy of the passed predictions, latency percentiles."""
+    import pandas as pd
+
     df = pd.DataFrame([r.__dict__ for r in results])
     if df.empty:
         return {"executions": 0}

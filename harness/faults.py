@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from harness.targets import Target, TargetError
+from harness.targets.base import Target, TargetError
 
 
 class FaultError(RuntimeError):
@@ -20,7 +20,7 @@ class FaultError(RuntimeError):
 
 def _url(target: Target, path: str) -> str:
     base = target.endpoint_url("sagemaker")
-    if not target.is_local or not base:
+    if not target.capabilities.fault_api or not base:
         raise TargetError(f"faults are injected into the SageMaker emulator; target {target.name} has none")
     return f"{base.rstrip('/')}/_emulator/faults{path}"
 

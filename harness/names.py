@@ -18,9 +18,19 @@ STATE_MACHINE = "scones-image-classification"
 LAMBDA_ROLE = "scones-lambda-role"
 STATES_ROLE = "scones-states-role"
 SAGEMAKER_ROLE = "scones-sagemaker-role"
+EVENTS_ROLE = "scones-events-role"
+PIPELINE_ROLE = "scones-pipeline-states-role"
+# The event path (harness/events.py): the rule photo uploads match, and its target's id.
+PHOTO_RULE = "scones-photo-uploaded"
+PHOTO_TARGET_ID = "classify-photo"
+# The training pipeline's state machine (statemachine/pipeline.asl.json, harness/pipeline.py).
+PIPELINE_STATE_MACHINE = "scones-training-pipeline"
 # Training jobs are named <prefix><digest>; their models and endpoint configs start with the job's name,
 # which is how teardown finds them without knowing which run created what.
+# The pipeline's jobs (a fresh one per run) carry the same prefix, so `harness down` finds what either
+# pipeline created.
 JOB_PREFIX = "scones-ic-"
+PIPELINE_JOB_PREFIX = f"{JOB_PREFIX}sfn-"
 # The model's output order (DESIGN.md: class 0 bicycle, 1 motorcycle).
 CLASS_NAMES: tuple[str, ...] = ("bicycle", "motorcycle")
 # Log groups SageMaker writes to (AWS's names; the emulator writes the same).
@@ -32,6 +42,16 @@ HANDLER_FILE = "lambda_function.py"
 def endpoint_log_group(endpoint: str) -> str:
     """``/aws/sagemaker/Endpoints/<endpoint>``: where an endpoint's containers log."""
     return f"{ENDPOINT_LOG_GROUP_PREFIX}{endpoint}"
+
+
+def model_name(job_name: str) -> str:
+    """The model of a training job: ``<job>-model`` (63 characters at most, SageMaker's limit)."""
+    return f"{job_name}-model"[:63]
+
+
+def endpoint_config_name(job_name: str) -> str:
+    """The endpoint config of a training job's model: ``<job>-config`` (63 characters at most)."""
+    return f"{job_name}-config"[:63]
 
 
 def arn_placeholder(function: str) -> str:

@@ -19,11 +19,18 @@ from typing import Any
 
 from harness import assets, model, policies
 from harness.config import Settings
-from harness.deploy import ensure_role, ensure_state_machine
+from harness.deploy import ensure_state_machine
+from harness.iam import ensure_role
+from harness.names import (
+    PIPELINE_JOB_PREFIX,
+    PIPELINE_ROLE,
+    PIPELINE_STATE_MACHINE,
+    endpoint_config_name,
+    model_name,
+)
+from harness.targets.base import Target
 
 PIPELINE_FILE = assets.statemachine_dir() / "pipeline.asl.json"
-PIPELINE_STATE_MACHINE = "scones-training-pipeline"
-PIPELINE_ROLE = "scones-pipeline-states-role"
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 Log = Callable[[str], None]
@@ -46,7 +53,7 @@ class PipelineRun:
 
 def pipeline_job_name() -> str:
     """A fresh job name per pipeline run: the pipeline always retrains (names are unique in SageMaker)."""
-    return f"scones-sfn-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(2)}"
+    return f"{PIPELINE_JOB_PREFIX}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(2)}"
 
 
 def pipeline_input(
@@ -54,11 +61,11 @@ def pipeline_input(
 ) -> dict[str, Any]:
     """The execution input: CreateTrainingJob as the Python path sends it, model and config names."""
     request = model.training_job_request(settings, job_name, role_arn, num_training_samples)
-    config = model.endpoint_config_request(settings, f"{job_name}-config"[:63], f"{job_name}-model"[:63])
+    config = model.endpoint_config_request(settings, endpoint_config_name(job_name), model_name(job_name))
     return {
         "TrainingJob": request,
         "Model": {
-            "ModelName": f"{job_name}-model"[:63],
+            "ModelName": model_name(job_name),
             "Image": model.image_uri(settings),
             "ExecutionRoleArn": role_arn,
         },
@@ -79,7 +86,7 @@ def definition() -> str:
 
 
 def deploy_pipeline(
-    settings: Settings, target: Any, sagemaker_role_arn: str, log: Log, adopt: bool = False
+    settings: Settings, target: Target, sagemaker_role_arn: str, log: Log, adopt: bool = False
 ) -> tuple[str, bool]:
     """The pipeline's role and state machine, create-or-update; returns (arn, changed)."""
     iam, sfn = target.client("iam"), target.client("stepfunctions")

@@ -23,11 +23,9 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from botocore.exceptions import ClientError
-from PIL import Image as PILImage
 
 from harness import cifar
 from harness.account import ensure_bucket
@@ -36,7 +34,10 @@ from harness.config import Settings
 from harness.files import write_atomic
 from harness.layout import MANIFESTS
 from harness.progress import Bars
-from harness.targets import target_for
+from harness.targets.base import Target
+
+if TYPE_CHECKING:  # the data stack loads when staging runs, not when the CLI starts
+    import pandas as pd
 
 # progress(files_done, files_total)
 StepCallback = Callable[[int, int], None]
@@ -98,6 +99,8 @@ class StageResult:
 
 def encode_png(pixels: Any) -> bytes:
     """PNG bytes of an HWC uint8 array; deterministic, so re-staging produces identical objects."""
+    from PIL import Image as PILImage
+
     buf = io.BytesIO()
     PILImage.fromarray(pixels).save(buf, format="PNG", optimize=False)
     return buf.getvalue()
@@ -111,6 +114,8 @@ def manifest_text(df: pd.DataFrame) -> str:
 
 def build_dataset(images: dict[str, list[Image]]) -> StagedDataset:
     """Render PNGs and manifests in memory and describe every image in a DataFrame."""
+    import pandas as pd
+
     frames: dict[str, pd.DataFrame] = {}
     files: list[StagedFile] = []
     for split in SPLITS:
@@ -260,6 +265,7 @@ def stage_dataset(
     md5: str | None = None,
     out: Path | None = None,
     bars: Bars | None = None,
+    target: Target | None = None,
 ) -> StageResult:
     """Fetch (cached), read, render and write the dataset to ``out`` or to the target's S3.
 
@@ -267,8 +273,9 @@ def stage_dataset(
     :func:`staged_set_in_bucket`): a re-run needs neither the network nor the archive. Any problem
     with the archive raises :class:`~harness.cifar.DatasetError` before the first byte is written.
     """
-    if source is None and out is None:
-        target = target_for(settings)
+    if out is None and target is None:
+        raise ValueError("stage_dataset: give the folder (out) or the target whose bucket to stage to")
+    if source is None and target is not None and out is None:
         s3 = target.client("s3")
         reused = staged_set_in_bucket(s3, settings.bucket, settings.data_prefix)
         if reused is not None:
@@ -280,7 +287,7 @@ def stage_dataset(
     step = bars.steps("stage files") if bars else None
     if out is not None:
         return write_tree(dataset, out, progress=step)
-    target = target_for(settings)
+    assert target is not None
     s3 = target.client("s3")
     ensure_bucket(s3, settings.bucket, settings.region)
     return upload_tree(dataset, s3, settings.bucket, settings.data_prefix, progress=step)

@@ -23,14 +23,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from harness import events, names, ownership
+from harness import names, ownership
 from harness.aws_errors import is_not_found
 from harness.config import Settings
-from harness.names import JOB_PREFIX
-from harness.pipeline import PIPELINE_STATE_MACHINE
-from harness.targets import Target
+from harness.names import JOB_PREFIX, PHOTO_RULE, PHOTO_TARGET_ID, PIPELINE_STATE_MACHINE
+from harness.targets.base import Target
 
-# Model and endpoint-config names start with the training job's name (see model.job_name_for).
+# Model and endpoint-config names start with the training job's name (names.model_name), whichever
+# pipeline trained it: both name their jobs <JOB_PREFIX>... (names.PIPELINE_JOB_PREFIX).
 MODEL_PREFIX = JOB_PREFIX
 
 Log = Callable[[str], None]
@@ -63,10 +63,9 @@ def _names(pages: Iterable[dict[str, Any]], key: str, name_key: str) -> list[str
     return [item[name_key] for page in pages for item in page.get(key, [])]
 
 
-def teardown(
-    settings: Settings, target: Target, delete_data: bool = False, log: Log = lambda _m: None
-) -> TeardownResult:
-    """Delete the run's resources on ``target``; bucket data too when ``delete_data``."""
+def teardown(target: Target, delete_data: bool = False, log: Log = lambda _m: None) -> TeardownResult:
+    """Delete the run's resources on ``target`` (named from its settings); bucket data too when asked."""
+    settings = target.settings
     session = target.session()
     sm, lam, sfn, s3 = (
         target.client(s, session=session) for s in ("sagemaker", "lambda", "stepfunctions", "s3")
@@ -109,10 +108,10 @@ def teardown(
 
     # The photo rule first, so no upload starts an execution of a state machine about to go.
     ev = target.client("events", session=session)
-    if gone(lambda: ev.remove_targets(Rule=events.PHOTO_RULE, Ids=[events.TARGET_ID])):
-        record(f"rule {events.PHOTO_RULE}", gone(lambda: ev.delete_rule(Name=events.PHOTO_RULE)))
+    if gone(lambda: ev.remove_targets(Rule=PHOTO_RULE, Ids=[PHOTO_TARGET_ID])):
+        record(f"rule {PHOTO_RULE}", gone(lambda: ev.delete_rule(Name=PHOTO_RULE)))
     else:
-        record(f"rule {events.PHOTO_RULE}", False)
+        record(f"rule {PHOTO_RULE}", False)
     for machine in (names.STATE_MACHINE, PIPELINE_STATE_MACHINE):
         machines = [
             m["stateMachineArn"]

@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from harness import deploy as deploy_mod
-from harness import executions, failures, model, teardown
+from harness import executions, failures, jobs, model, pipeline, teardown
 from harness.account import sagemaker_role
 from harness.config import Settings
 from harness.executions import DEFAULT_DEADLINE_S
 from harness.interrupts import LockTimeout, RunLock, signals_end_the_run
 from harness.progress import Bars
+from harness.report import build_report
 from harness.staging import stage_dataset
-from harness.targets import Target, target_for
+from harness.targets.base import Target
 
 # How training and deployment run: the harness calls SageMaker (python), or the pipeline state machine does.
 PIPELINES = ("python", "stepfunctions")
@@ -93,7 +94,7 @@ def _manifests_etag(s3: Any, settings: Settings) -> str:
 
 
 def run(
-    settings: Settings,
+    target: Target,
     options: RunOptions,
     bars: Bars | None = None,
     log: Callable[[str], None] = lambda _m: None,
@@ -106,7 +107,7 @@ def run(
     new execution starts, running ones are stopped, and a training job this run started is stopped.
     One run at a time per harness home (``<home>/run.lock``).
     """
-    target = target_for(settings)
+    settings = target.settings
     if target.bills and not options.billable_ok:
         raise WorkflowError(
             f"target {target.name} creates billable resources (a training job, an endpoint): "
@@ -137,7 +138,7 @@ def _clean_up(target: Target, settings: Settings, result: RunResult, keep: bool,
     and no endpoint unless it is to be kept."""
     if result.training_started and not result.training_job:  # the run ended while its job trained
         with _phase(result, "stop training", log):
-            if model.stop_training_job(target.client("sagemaker"), result.training_started):
+            if jobs.stop_training_job(target.client("sagemaker"), result.training_started):
                 log(f"stopped training job {result.training_started}")
     if not keep and ("endpoint" in result.phases_s or "pipeline" in result.phases_s):
         with _phase(result, "teardown", log):
@@ -156,14 +157,14 @@ def _run_phases(
     stop: threading.Event,
 ) -> None:
     with _phase(result, "up", log):
-        target.bring_up(settings, console=bars.console if bars else None)
+        target.bring_up(console=bars.console if bars else None)
     session = target.session()
     s3, sm, logs, sfn = (
         target.client(s, session=session) for s in ("s3", "sagemaker", "logs", "stepfunctions")
     )
 
     with _phase(result, "stage", log):
-        staged = stage_dataset(settings, options.dataset, bars=bars)
+        staged = stage_dataset(settings, options.dataset, bars=bars, target=target)
         if staged.reused:
             log(staged.reuse_note())
         else:
@@ -172,7 +173,7 @@ def _run_phases(
 
     if options.pipeline == "stepfunctions":
         with _phase(result, "pipeline", log):
-            role = sagemaker_role(settings, target)
+            role = sagemaker_role(target)
             result.training_job, result.endpoint = _run_pipeline(
                 settings, target, sfn, role, num_train, result, log
             )
@@ -211,8 +212,6 @@ def _report(settings: Settings, target: Target, report_dir: Path, result: RunRes
     """The monitoring report; its problem is recorded, not raised, so the summary and the executions'
     own failures are still shown first. It is skipped, saying why, when no execution reached the
     endpoint: waiting for capture then only hides the first cause."""
-    from harness.report import build_report
-
     # Captures reach S3 in batches (as on AWS, only sooner): wait for one record per endpoint call.
     invoked = result.summary.get("succeeded", 0) + sum(
         n for e, n in result.summary.get("failed_by_error", {}).items() if e in failures.EXPECTED_ERRORS
@@ -247,8 +246,6 @@ def _run_pipeline(
 
     The job is recorded as started, so a run that ends early stops it (the execution itself is stopped
     by :func:`harness.pipeline.run_pipeline`) and deletes whatever endpoint the pipeline got to create."""
-    from harness import pipeline
-
     arn, _ = pipeline.deploy_pipeline(settings, target, role, log)
     execution_input = pipeline.pipeline_input(settings, role, num_train, pipeline.pipeline_job_name())
     result.training_started = execution_input["TrainingJob"]["TrainingJobName"]
@@ -273,10 +270,10 @@ def _train_and_host(
 ) -> None:
     """The Python path: the harness calls SageMaker itself, reusing a Completed job of the same inputs."""
     with _phase(result, "train", log):
-        role = sagemaker_role(settings, target)
+        role = sagemaker_role(target)
         request = model.training_job_request(settings, "pending", role, num_train)
         request["TrainingJobName"] = model.job_name_for(request, _manifests_etag(s3, settings))
-        trained = model.train(
+        trained = jobs.train(
             sm,
             logs,
             request,
@@ -288,4 +285,4 @@ def _train_and_host(
         result.training_job, result.training_reused = trained.job_name, trained.reused
 
     with _phase(result, "endpoint", log):
-        result.endpoint = model.deploy_endpoint(sm, settings, trained, role, log=log, s3=s3)
+        result.endpoint = jobs.deploy_endpoint(sm, settings, trained, role, log=log, s3=s3)

@@ -11,13 +11,15 @@ from rich.console import Console
 from rich.table import Table
 
 from harness import doctor as doctor_mod
+from harness.checks import FAIL
 from harness.cli import HarnessError, app, console, settings_of
-from harness.targets import target_for
+from harness.cost import CostEstimate, estimate_cost
+from harness.targets.registry import target_for
 
 STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "info": "cyan"}
 
 
-def cost_table(estimate: doctor_mod.CostEstimate) -> Table:
+def cost_table(estimate: CostEstimate) -> Table:
     table = Table("item", "quantity", "USD", title="estimated cost of one run", title_justify="left")
     for line in estimate.lines:
         table.add_row(line.item, line.quantity, f"{line.usd:.3f}")
@@ -37,9 +39,9 @@ def doctor(
     """Check credentials, bucket, execution role, instance quotas and the run's cost (aws); or the
     embedded / compose cloud's health (local, localstack). Exit 1 when a check fails."""
     settings = settings_of(ctx)
-    checks = doctor_mod.run_checks(settings, create_role=create_role)
-    bills = target_for(settings).bills
-    estimate = doctor_mod.estimate_cost(settings, executions) if bills else None
+    target = target_for(settings)
+    checks = doctor_mod.run_checks(target, create_role=create_role)
+    estimate = estimate_cost(settings, executions) if target.bills else None
     if as_json:
         out = {"target": settings.target, "checks": [asdict(c) for c in checks]}
         if estimate:
@@ -59,7 +61,7 @@ def doctor(
                 out_console.print(f"  assumption: {note}", highlight=False)
         else:
             out_console.print("nothing on this target is billable", highlight=False)
-    failed = [c.name for c in checks if c.status == doctor_mod.FAIL]
+    failed = [c.name for c in checks if c.status == FAIL]
     if failed:
         raise HarnessError(f"doctor: {len(failed)} check(s) failed: {', '.join(failed)}")
     if not as_json:

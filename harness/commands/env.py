@@ -12,7 +12,10 @@ from typing import Annotated
 import typer
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
+from harness.account import ensure_bucket, sagemaker_role
 from harness.cli import HarnessError, app, console, settings_of
+from harness.client_env import FORMATS, environment, render
+from harness.targets.registry import target_for
 
 
 @app.command()
@@ -23,17 +26,13 @@ def env(
     ] = "sh",
 ) -> None:
     """Print endpoint, credentials, region, execution role, bucket and a SageMaker SDK config file."""
-    from harness.account import ensure_bucket, sagemaker_role
-    from harness.client_env import FORMATS, environment, render
-    from harness.targets import target_for
-
     if fmt not in FORMATS:
         raise HarnessError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
     settings = settings_of(ctx)
     target = target_for(settings)
     try:
         ensure_bucket(target.client("s3"), settings.bucket, settings.region)
-        role = sagemaker_role(settings, target)
+        role = sagemaker_role(target)
     except EndpointConnectionError as exc:
         raise HarnessError(
             f"cannot reach {exc.kwargs.get('endpoint_url')} ({target.unreachable_hint})"

@@ -10,7 +10,7 @@ import typer
 
 from harness import faults as client
 from harness.cli import HarnessError, app, settings_of
-from harness.targets import target_for
+from harness.targets.registry import target_for
 
 faults_app = typer.Typer(
     cls=app.info.cls,

@@ -11,7 +11,8 @@ import typer
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from harness.cli import HarnessError, app, console, settings_of
-from harness.targets import target_for
+from harness.report import ReportError, build_report
+from harness.targets.registry import target_for
 
 
 class ReportFormat(StrEnum):
@@ -37,8 +38,6 @@ def report(
     ] = None,
 ) -> None:
     """Report on the endpoint's captured inferences: confidence, pass rate, accuracy, plots."""
-    from harness.report import ReportError, build_report  # pandas + matplotlib: only when reporting
-
     settings = settings_of(ctx)
     target = target_for(settings)
     # JSON is for machines: it writes files only when --out asks for them.

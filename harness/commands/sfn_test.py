@@ -14,11 +14,16 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
+import botocore.config
 import typer
 from rich.table import Table
 
 from harness import sfn_mocks
+from harness.account import ensure_bucket
 from harness.cli import HarnessError, app, console, settings_of
+from harness.deploy import deploy
+from harness.names import STATE_MACHINE
+from harness.targets.registry import target_for
 
 SAMPLE_KEY = "test/bicycle_s_000017.png"
 
@@ -58,16 +63,9 @@ def sfn_test(
     ] = False,
 ) -> None:
     """Run the state machine with mocked Lambda results (MockConfigFile test cases): no model, no endpoint."""
-    import botocore.config
-
-    from harness.deploy import deploy
-    from harness.names import STATE_MACHINE
-    from harness.staging import ensure_bucket
-    from harness.targets import LocalTarget, target_for
-
     settings = settings_of(ctx)
     target = target_for(settings)
-    if not isinstance(target, LocalTarget):
+    if not target.capabilities.sfn_mocks:
         raise HarnessError(
             "sfn-test runs on the embedded target (--target local): LocalStack there is started with "
             "SFN_MOCK_CONFIG; AWS itself has no mock mode for state machines (see docs/parity.md)"
@@ -90,7 +88,7 @@ def sfn_test(
     except ValueError as exc:
         raise HarnessError(f"--input is not JSON: {exc}") from exc
 
-    target.bring_up(settings, console=console)
+    target.bring_up(console=console)
     sfn_mocks.install(settings, source)
     # deploy wires the bucket's photo events (harness/events.py): it must exist, staged or not.
     ensure_bucket(target.client("s3"), settings.bucket, settings.region)

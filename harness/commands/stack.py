@@ -18,7 +18,7 @@ from harness.cli import HarnessError, app, settings_of
 from harness.embedded import stack
 from harness.embedded.localstack import LocalStackSetupError
 from harness.embedded.process import ServiceError
-from harness.targets import target_for
+from harness.targets.registry import target_for
 
 console = Console(stderr=True)
 
@@ -67,7 +67,7 @@ def down(
     settings = settings_of(ctx)
     try:
         target_for(settings).tear_down(
-            settings, delete_data, log=lambda m: console.print(m, highlight=False), reset=reset
+            delete_data, log=lambda m: console.print(m, highlight=False), reset=reset
         )
     except ServiceError as exc:
         raise HarnessError(str(exc)) from exc

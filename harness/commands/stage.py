@@ -8,12 +8,11 @@ from typing import Annotated
 import typer
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
+from harness.cifar import OFFICIAL_URL, DatasetError
 from harness.cli import HarnessError, app, console, settings_of
 from harness.progress import progress_bar
-
-# Kept in sync with harness.cifar.OFFICIAL_URL (a test checks); importing harness.cifar here would load
-# numpy and pandas for every command's start-up, `harness --help` included.
-OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
+from harness.staging import stage_dataset
+from harness.targets.registry import target_for
 
 
 @app.command()
@@ -35,18 +34,16 @@ def stage(
 
     Without --dataset, a complete staged set already in the bucket is reused as it is (no download).
     """
-    from harness.cifar import DatasetError
-    from harness.staging import stage_dataset
-
     settings = settings_of(ctx)
+    target = None if out is not None else target_for(settings)
     try:
         with progress_bar(console) as bars:
-            result = stage_dataset(settings, dataset, md5=md5, out=out, bars=bars)
+            result = stage_dataset(settings, dataset, md5=md5, out=out, bars=bars, target=target)
     except DatasetError as exc:
         raise HarnessError(str(exc)) from exc
     except EndpointConnectionError as exc:
         raise HarnessError(
-            f"cannot reach S3 at {exc.kwargs.get('endpoint_url')}: is the embedded cloud up? (harness up)"
+            f"cannot reach S3 at {exc.kwargs.get('endpoint_url')} ({getattr(target, 'unreachable_hint', '')})"
         ) from exc
     except (ClientError, BotoCoreError) as exc:
         raise HarnessError(f"S3 error while staging: {exc}") from exc

@@ -10,12 +10,23 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from harness import watch as watch_mod
+from harness import workflow as workflow_mod
+from harness.account import sagemaker_role
 from harness.cli import HarnessError, app, console, settings_of
+from harness.commands.doctor import cost_table
 from harness.config import Settings
+from harness.cost import estimate_cost
 from harness.deploy import deploy as deploy_functions
+from harness.events import incoming_key_prefix
 from harness.failures import EXPECTED_ERRORS, FailureCause
+from harness.interrupts import RunInterrupted
+from harness.names import STATE_MACHINE
+from harness.ownership import OwnershipError
+from harness.pipeline import deploy_pipeline
 from harness.progress import progress_bar
-from harness.targets import target_for
+from harness.targets.registry import target_for
+from harness.workflow import RunOptions, WorkflowError
 
 
 @app.command()
@@ -33,16 +44,12 @@ def deploy(
     """Create or update the roles, the functions, both state machines and the photo events (idempotent).
 
     Only what the harness created (tag scones-harness=managed) is changed."""
-    from harness.ownership import OwnershipError
-    from harness.pipeline import deploy_pipeline
-    from harness.workflow import sagemaker_role
-
     settings = settings_of(ctx)
     target = target_for(settings)
     log = lambda m: console.print(m, highlight=False)  # noqa: E731
     try:
         result = deploy_functions(settings, target, log=log, adopt=adopt)
-        role = sagemaker_role(settings, target)
+        role = sagemaker_role(target)
         pipeline_arn, pipeline_changed = deploy_pipeline(settings, target, role, log, adopt=adopt)
     except OwnershipError as exc:
         raise HarnessError(str(exc)) from exc
@@ -57,9 +64,6 @@ def deploy(
 
 def _confirm_billable(settings: Settings, executions: int | None, keep_endpoint: bool | None) -> bool:
     """Show the estimate and ask; with no terminal to ask on, refuse (the run needs --yes)."""
-    from harness.commands.doctor import cost_table
-    from harness.doctor import estimate_cost
-
     if not sys.stdin.isatty():
         raise HarnessError("target aws creates billable resources; no terminal to confirm on: pass --yes")
     estimate = estimate_cost(settings, executions or 200, keep_endpoint=bool(keep_endpoint))
@@ -145,13 +149,9 @@ def run_command(
     ] = 1800.0,
 ) -> None:
     """Run the whole workflow: up, stage, train, endpoint, deploy, executions, summary, report."""
-    from harness.interrupts import RunInterrupted
-    from harness.workflow import RunOptions, WorkflowError, run  # pandas & co.: only when running
-
     settings = settings_of(ctx).replace(algorithm=algorithm, training_image=training_image)
-    billable_ok = (
-        yes or not target_for(settings).bills or _confirm_billable(settings, executions, keep_endpoint)
-    )
+    target = target_for(settings)
+    billable_ok = yes or not target.bills or _confirm_billable(settings, executions, keep_endpoint)
     if pipeline not in ("python", "stepfunctions"):
         raise HarnessError(f"--pipeline must be python or stepfunctions, got {pipeline!r}")
     options = RunOptions(
@@ -167,7 +167,9 @@ def run_command(
     )
     try:
         with progress_bar(console) as bars:
-            result = run(settings, options, bars=bars, log=lambda m: bars.console.print(m, highlight=False))
+            result = workflow_mod.run(
+                target, options, bars=bars, log=lambda m: bars.console.print(m, highlight=False)
+            )
     except WorkflowError as exc:
         raise HarnessError(str(exc)) from exc
     except RunInterrupted as exc:  # torn down already (see harness.workflow.run); exit as the signal says
@@ -229,10 +231,6 @@ def watch(
 ) -> None:
     """Show the classification state machine's executions as they happen (photos dropped under incoming/)."""
     from rich.live import Live
-
-    from harness import watch as watch_mod
-    from harness.deploy import STATE_MACHINE
-    from harness.events import incoming_key_prefix
 
     settings = settings_of(ctx)
     sfn = target_for(settings).client("stepfunctions")

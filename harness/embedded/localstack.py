@@ -29,6 +29,7 @@ from rich.console import Console
 
 from harness import sfn_mocks
 from harness.config import Settings
+from localstack_plugin import runtimes
 
 LOCALSTACK_PINS = (
     "localstack-core[runtime]==4.9.2",
@@ -87,7 +88,6 @@ def prebuild_runtime(settings: Settings, console: Console, runtime: str = "pytho
     then); doing it while LocalStack starts keeps the first deploy as fast as the next ones. A failure
     is only reported: the function's own state will say what is missing.
     """
-    from localstack_plugin import runtimes
 
     def build() -> None:
         try:

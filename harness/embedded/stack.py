@@ -35,7 +35,7 @@ from harness.embedded.process import (
     wait_healthy,
 )
 from harness.files import write_atomic
-from harness.targets import target_for
+from harness.targets.base import emulated_env, host_urls
 
 SAGEMAKER_MODULE = "sagemaker_emulator"
 # The harness's image map: the emulator knows no project, so the harness tells it that the built-in
@@ -334,5 +334,6 @@ def emulator_env(settings: Settings, environ: Mapping[str, str] | None = None) -
     """
     source = os.environ if environ is None else environ
     env = {k: v for k, v in source.items() if not k.startswith("AWS_")}
-    env.update(target_for(settings.replace(target="local")).process_env())
+    urls = host_urls(settings)
+    env.update(emulated_env(settings.region, urls["main_url"], urls["sagemaker_url"]))
     return env

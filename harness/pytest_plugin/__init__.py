@@ -33,13 +33,11 @@ from urllib.parse import urlparse
 
 import pytest
 
-from harness.config import TARGETS
-
 if TYPE_CHECKING:
     from harness.config import Settings
     from harness.deploy import DeployResult
     from harness.report.capture import CaptureRecord
-    from harness.targets import Target
+    from harness.targets.base import Target
 
 OPTION = "--harness-target"
 SESSION_HOMES = Path(".harness") / "e2e"  # under pytest's rootdir; `.ci/run` sweeps it if a run is killed
@@ -49,10 +47,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("scones-harness", "the Scones harness's cloud fixtures")
     group.addoption(
         OPTION,
-        choices=TARGETS,
         default=None,
-        help="Target of the cloud fixtures: local (embedded, started per session), localstack "
-        "(docker compose), aws (default: HARNESS_TARGET, else local).",
+        help="Target of the cloud fixtures, a name of harness.targets.registry: local (embedded, started "
+        "per session), localstack (docker compose), aws (default: HARNESS_TARGET, else local).",
     )
 
 
@@ -66,7 +63,8 @@ def _port_of(url: str, name: str) -> int:
 def _external(settings: Settings, url: str) -> Settings:
     """Settings that reach the cloud ``AWS_ENDPOINT_URL`` (and ``..._SAGEMAKER``) name; nothing started."""
     from harness.embedded.process import is_healthy
-    from harness.targets import LocalTarget, target_for
+    from harness.targets.local import LocalTarget
+    from harness.targets.registry import target_for
 
     settings = settings.replace(localstack_port=_port_of(url, "AWS_ENDPOINT_URL"))
     sagemaker = os.environ.get("AWS_ENDPOINT_URL_SAGEMAKER")
@@ -84,7 +82,8 @@ def embedded_cloud(request: pytest.FixtureRequest) -> Iterator[Settings]:
     """Settings whose ``target_for(settings)`` reaches a running cloud (see the module's docstring)."""
     from harness.config import load_settings
     from harness.embedded.process import free_ports
-    from harness.targets import TargetError, target_for
+    from harness.targets.base import TargetError
+    from harness.targets.registry import target_for
 
     chosen = request.config.getoption(OPTION)
     settings = load_settings(target=chosen)
@@ -96,7 +95,7 @@ def embedded_cloud(request: pytest.FixtureRequest) -> Iterator[Settings]:
     if not target.owns_cloud:
         # aws or compose: a cloud this session does not own; it only has to be reachable.
         try:
-            target.bring_up(settings)
+            target.bring_up()
         except TargetError as exc:
             if target.bills:
                 pytest.skip(f"target {target.name}: {exc}")
@@ -106,17 +105,18 @@ def embedded_cloud(request: pytest.FixtureRequest) -> Iterator[Settings]:
     localstack_port, sagemaker_port = free_ports(2)
     home = request.config.rootpath / SESSION_HOMES / f"session-{os.getpid()}"
     settings = settings.replace(home=home, localstack_port=localstack_port, sagemaker_port=sagemaker_port)
-    target.from_settings(settings).bring_up(settings)
+    target = target.from_settings(settings)
+    target.bring_up()
     try:
         yield settings
     finally:
-        target_for(settings).tear_down(settings)
+        target.tear_down()
     shutil.rmtree(home, ignore_errors=True)  # kept (with its logs) only when stopping failed
 
 
 @pytest.fixture(scope="session")
 def harness_target(embedded_cloud: Settings) -> Target:
-    from harness.targets import target_for
+    from harness.targets.registry import target_for
 
     return target_for(embedded_cloud)
 

@@ -1,6 +1,6 @@
 """Host a ``model.tar.gz`` on a SageMaker endpoint with data capture, and read what it captured.
 
-The same requests ``harness run`` sends (:func:`harness.model.deploy_endpoint`): a model, an endpoint
+The same requests ``harness run`` sends (:func:`harness.jobs.deploy_endpoint`): a model, an endpoint
 config capturing every request and response to ``s3://<bucket>/<capture_prefix>``, an endpoint; so a
 user's test of their own model exercises the workflow's exact hosting contract.
 """
@@ -12,11 +12,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from harness import model, teardown
+from harness import jobs, teardown
+from harness.account import sagemaker_role
 from harness.config import Settings
 from harness.report.capture import CaptureRecord, scan_captures
-from harness.targets import Target
-from harness.workflow import sagemaker_role
+from harness.targets.base import Target
 
 MODELS_PREFIX = "pytest-models"
 
@@ -51,8 +51,8 @@ def host_model(
         key = f"{MODELS_PREFIX}/{name}/model.tar.gz"
         s3.upload_file(str(path), settings.bucket, key)
         uri = f"s3://{settings.bucket}/{key}"
-    trained = model.TrainedModel(job_name=name, model_data_url=uri, reused=True)
-    model.deploy_endpoint(sm, settings, trained, sagemaker_role(settings, target))
+    trained = jobs.TrainedModel(job_name=name, model_data_url=uri, reused=True)
+    jobs.deploy_endpoint(sm, settings, trained, sagemaker_role(target))
     return name, settings
 
 

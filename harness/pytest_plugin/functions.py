@@ -15,6 +15,9 @@ import zipfile
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
+
+from harness.aws_errors import is_not_found
 
 ROLE_NAME = "e2e-lambda-role"
 ROLE_ARN = f"arn:aws:iam::000000000000:role/{ROLE_NAME}"
@@ -52,7 +55,9 @@ def ensure_role(iam: Any, name: str, policy: dict[str, Any]) -> str:
     """Create (or update the inline policy of) a Lambda execution role; returns its ARN."""
     try:
         arn = iam.get_role(RoleName=name)["Role"]["Arn"]
-    except iam.exceptions.NoSuchEntityException:
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
         arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
     iam.put_role_policy(RoleName=name, PolicyName=name, PolicyDocument=json.dumps(policy))
     return arn
@@ -68,7 +73,7 @@ def function_role(iam: Any) -> str:
     (the broad policy above) plus writing their logs.
     """
     from harness import policies
-    from harness.deploy import ensure_role as ensure_workflow_role
+    from harness.iam import ensure_role as ensure_workflow_role
 
     policy = json.loads(json.dumps(BROAD_POLICY))
     policy["Statement"].append(
@@ -111,7 +116,7 @@ def deploy(
     """Create a zip function from ``source`` (handler ``<module>.handler``) and wait until Active."""
     if role_arn == ROLE_ARN:
         ensure_role(iam_for(lam), ROLE_NAME, BROAD_POLICY)
-    from harness.deploy import retry_role_propagation
+    from harness.iam import retry_role_propagation
 
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     retry_role_propagation(

@@ -14,9 +14,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from botocore.exceptions import ClientError
 
 from harness.aws_errors import is_not_found
@@ -28,7 +27,10 @@ from harness.report.frame import capture_frame, summary_figures
 from harness.report.html import render_html
 from harness.report.labels import load_label_index
 from harness.report.plots import render_all
-from harness.targets import Target, target_for
+from harness.targets.base import Target
+
+if TYPE_CHECKING:  # the data stack loads when a report is drawn, not when the CLI starts
+    import pandas as pd
 
 HTML_NAME = "index.html"
 FIGURES_NAME = "figures.json"
@@ -59,7 +61,7 @@ def class_names_of(settings: Settings) -> tuple[str, ...]:
 
 def build_report(
     settings: Settings,
-    target: Target | None = None,
+    target: Target,
     out_dir: Path | None = None,
     *,
     endpoint: str | None = None,
@@ -77,7 +79,6 @@ def build_report(
     couple of seconds), so a caller that just made ``wait_for`` invocations can ask to wait up to
     ``timeout_s`` for that many records; after the timeout it reports whatever is there.
     """
-    target = target or target_for(settings)
     endpoint = endpoint or settings.endpoint_name
     names = tuple(class_names) if class_names else class_names_of(settings)
     s3 = target.client("s3")

@@ -8,12 +8,13 @@ never disagree.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from harness.report.capture import CaptureScan
 from harness.report.labels import LabelIndex
+
+if TYPE_CHECKING:  # the data stack loads when a report is drawn, not when the CLI starts
+    import pandas as pd
 
 COLUMNS = [
     "inference_time",
@@ -48,6 +49,8 @@ def capture_frame(
 
     ``passed`` follows the workflow's filter: the top probability reaches the threshold.
     """
+    import pandas as pd
+
     rows: list[dict[str, Any]] = []
     for rec in scan.records:
         predicted = rec.predicted_class

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+from typing import TYPE_CHECKING
 
-from PIL import Image, UnidentifiedImageError
+if TYPE_CHECKING:  # the data stack loads when a report is drawn, not when the CLI starts
+    pass
 
 
 def pixel_key(data: bytes) -> str | None:
     """``sha256(WxH: RGB pixels)`` of the image ``data`` encodes; ``None`` when it is not an image."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()

@@ -12,14 +12,14 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import matplotlib.dates as mdates
-import numpy as np
-import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import PathCollection
-from matplotlib.figure import Figure
+if TYPE_CHECKING:  # the data stack loads when a report is drawn, not when the CLI starts
+    import numpy as np
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
 
 DPI = 100
 
@@ -47,6 +47,9 @@ def time_span_text(frame: pd.DataFrame) -> str:
 
 
 def _figure(name: str) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     width, height = PLOT_BY_NAME[name].size
     # A bare Figure on an Agg canvas: no pyplot global state, no display, safe to call from any thread.
     fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, layout="constrained")
@@ -80,6 +83,8 @@ def _marker(points: int) -> tuple[float, float]:
 
 def _legend(ax: Axes) -> None:
     # Outside the axes (constrained layout makes room): a legend inside would hide points.
+    from matplotlib.collections import PathCollection
+
     legend = ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0.0)
     for handle in legend.legend_handles:  # full-size, opaque keys even when thousands of points are faint
         if handle is None:
@@ -104,6 +109,9 @@ def _times(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _time_axis(ax: Axes, times: np.ndarray) -> None:
+    import matplotlib.dates as mdates
+    import pandas as pd
+
     if len(times) and times.min() == times.max():
         # One instant: without limits matplotlib spans years around it; show a minute instead.
         moment = pd.Timestamp(times.min())
@@ -134,6 +142,8 @@ def _threshold_line(ax: Axes, threshold: float, *, vertical: bool = False) -> No
 
 
 def confidence_histogram(frame: pd.DataFrame, threshold: float, endpoint: str, n_classes: int) -> bytes:
+    import numpy as np
+
     fig = _figure("confidence_histogram")
     ax = fig.add_subplot()
     # Bins of 0.02 with an edge exactly at the threshold, so every bar is wholly passed or wholly failed.
@@ -226,6 +236,8 @@ def rolling_confidence(frame: pd.DataFrame, threshold: float, endpoint: str, n_c
 
 
 def predicted_classes(frame: pd.DataFrame, endpoint: str, class_names: Sequence[str]) -> bytes:
+    import numpy as np
+
     fig = _figure("predicted_classes")
     ax = fig.add_subplot()
     positions = np.arange(len(class_names))
@@ -252,6 +264,8 @@ def predicted_classes(frame: pd.DataFrame, endpoint: str, class_names: Sequence[
 def confusion_matrix(
     counts: Sequence[Sequence[int]], class_names: Sequence[str], frame: pd.DataFrame, endpoint: str
 ) -> bytes:
+    import numpy as np
+
     fig = _figure("confusion_matrix")
     ax = fig.add_subplot()
     matrix = np.asarray(counts, dtype=int)

@@ -13,10 +13,14 @@ import os
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from harness import doctor, teardown
+from harness.aws_errors import is_not_found
+from harness.checks import FAIL, INFO, OK, WARN
 from harness.config import Settings
-from harness.targets import target_for
+from harness.targets import aws as aws_target
+from harness.targets.registry import target_for
 from harness.workflow import RunOptions, run
 
 pytestmark = pytest.mark.aws
@@ -31,17 +35,30 @@ def _with_bucket(settings: Settings) -> Settings:
 
 
 def test_doctor_reads_the_account(aws_settings: Settings) -> None:
-    checks = {c.name: c for c in doctor.run_checks(_with_bucket(aws_settings))}
-    assert checks["credentials"].status == doctor.OK, checks["credentials"].detail
-    assert checks["bucket"].status in (doctor.OK, doctor.INFO), checks["bucket"]
-    assert checks["quota: training job"].status in (doctor.OK, doctor.FAIL, doctor.WARN)
+    settings = _with_bucket(aws_settings)
+    target = target_for(settings)
+    checks = {c.name: c for c in doctor.run_checks(target)}
+    assert checks["credentials"].status == OK, checks["credentials"].detail
+    # Each status must agree with what the account says when asked directly (not just be one of many).
+    try:
+        target.client("s3").head_bucket(Bucket=settings.bucket)
+        bucket_status = OK
+    except ClientError as exc:
+        bucket_status = INFO if is_not_found(exc) else FAIL
+    assert checks["bucket"].status == bucket_status, checks["bucket"]
+    quota = aws_target.find_quota(
+        target.client("service-quotas"), settings.training_instance_type, "training job"
+    )
+    expected = WARN if quota is None else OK if quota["Value"] >= 1 else FAIL
+    assert checks["quota: training job"].status == expected, (checks["quota: training job"], quota)
 
 
 @pytest.mark.timeout(3600)
 def test_the_whole_workflow_on_aws_and_teardown(aws_settings: Settings) -> None:
     settings = _with_bucket(aws_settings)
-    quota = doctor.run_checks(settings)
-    blocked = [c for c in quota if c.status == doctor.FAIL]
+    target = target_for(settings)
+    quota = doctor.run_checks(target)
+    blocked = [c for c in quota if c.status == FAIL]
     if blocked:
         pytest.skip("account not ready: " + "; ".join(f"{c.name}: {c.detail} ({c.hint})" for c in blocked))
     target = target_for(settings)
@@ -49,7 +66,7 @@ def test_the_whole_workflow_on_aws_and_teardown(aws_settings: Settings) -> None:
     executions = int(os.environ.get("HARNESS_AWS_TEST_EXECUTIONS", "10"))
     try:
         result = run(
-            settings,
+            target,
             RunOptions(
                 dataset=dataset,
                 executions=executions,
@@ -72,4 +89,4 @@ def test_the_whole_workflow_on_aws_and_teardown(aws_settings: Settings) -> None:
         ]
         assert all(e["EndpointStatus"] == "Deleting" for e in remaining), remaining
     finally:
-        teardown.teardown(settings, target, delete_data=True, log=print)
+        teardown.teardown(target, delete_data=True, log=print)

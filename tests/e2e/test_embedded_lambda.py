@@ -12,7 +12,7 @@ import botocore.config
 import pytest
 
 from harness.config import Settings
-from harness.targets import target_for
+from harness.targets.registry import target_for
 from tests.support.lambda_zip import deploy
 
 pytestmark = pytest.mark.e2e

@@ -19,7 +19,7 @@ import pytest
 from harness.config import load_settings
 from harness.embedded.process import ServiceRecord, free_ports, group_members
 from harness.embedded.stack import pid_path
-from harness.targets import target_for
+from harness.targets.registry import target_for
 from tests.support.lambda_zip import deploy
 
 pytestmark = pytest.mark.e2e
@@ -39,8 +39,8 @@ def _harness(home: Path, ports: list[int], *args: str) -> subprocess.CompletedPr
         HARNESS_SAGEMAKER_PORT=str(ports[1]),
     )
     return subprocess.run(
-        # `python -m harness.cli` would register the commands on a second copy of the app: call main().
-        [sys.executable, "-c", "from harness.cli import main; main()", *args],
+        # The console script's entry point (harness.main:main), as `harness` itself calls it.
+        [sys.executable, "-c", "from harness.main import main; main()", *args],
         env=env,
         capture_output=True,
         text=True,

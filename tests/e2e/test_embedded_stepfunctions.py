@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from harness.config import Settings
-from harness.targets import target_for
+from harness.targets.registry import target_for
 from tests.support.lambda_zip import ROLE_ARN, deploy
 
 pytestmark = pytest.mark.e2e

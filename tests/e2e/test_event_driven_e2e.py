@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from harness import deploy, events, pipeline, policies, workflow
+from harness import deploy, events, names, pipeline, policies, workflow
+from harness import iam as iam_roles
 from harness.config import Settings
-from harness.targets import target_for
+from harness.targets.registry import target_for
 from tests.support.cifar import separable_batch, write_tarball
 
 pytestmark = pytest.mark.e2e
@@ -51,7 +52,7 @@ def pipelined(embedded_cloud: Settings, tmp_path_factory: pytest.TempPathFactory
     )
     recorder = _sagemaker_event_recorder(settings)  # before any job runs, so it sees every event
     options = workflow.RunOptions(dataset=str(tarball), executions=2, pipeline="stepfunctions")
-    result = workflow.run(settings, options)
+    result = workflow.run(target_for(settings), options)
     return {"settings": settings, "result": result, "tarball": tarball, "recorder": recorder}
 
 
@@ -69,7 +70,7 @@ def _sagemaker_event_recorder(settings: Settings) -> str:
     """A Pass state machine started by two rules (a terminal training job, an endpoint InService)."""
     target = target_for(settings)
     iam, sfn, ev = (target.client(s) for s in ("iam", "stepfunctions", "events"))
-    states_role, _ = deploy.ensure_role(
+    states_role, _ = iam_roles.ensure_role(
         iam,
         "recorder-states-role",
         policies.trust_policy("states.amazonaws.com"),
@@ -78,7 +79,7 @@ def _sagemaker_event_recorder(settings: Settings) -> str:
     )
     definition = {"StartAt": "Record", "States": {"Record": {"Type": "Pass", "End": True}}}
     arn, _ = deploy.ensure_state_machine(sfn, RECORDER, json.dumps(definition), states_role, print)
-    events_role, _ = deploy.ensure_role(
+    events_role, _ = iam_roles.ensure_role(
         iam,
         "recorder-events-role",
         policies.trust_policy("events.amazonaws.com"),
@@ -107,7 +108,7 @@ def test_pipeline_trains_and_deploys_an_endpoint_that_classifies(pipelined: dict
     result: workflow.RunResult = pipelined["result"]
     settings: Settings = pipelined["settings"]
     assert "pipeline" in result.phases_s and "train" not in result.phases_s
-    assert result.training_job.startswith("scones-sfn-")
+    assert result.training_job.startswith(names.PIPELINE_JOB_PREFIX)
     sm = target_for(settings).client("sagemaker")
     job = sm.describe_training_job(TrainingJobName=result.training_job)
     assert job["TrainingJobStatus"] == "Completed"
@@ -167,7 +168,7 @@ def test_training_failure_ends_the_pipeline_with_the_jobs_reason(pipelined: dict
     settings: Settings = pipelined["settings"]
     target = target_for(settings)
     sfn, sm = target.client("stepfunctions"), target.client("sagemaker")
-    role = workflow.sagemaker_role(settings, target)
+    role = workflow.sagemaker_role(target)
     arn, _ = pipeline.deploy_pipeline(settings, target, role, log=lambda _m: None)
     execution_input = pipeline.pipeline_input(settings, role, 64, pipeline.pipeline_job_name())
     execution_input["TrainingJob"]["HyperParameters"]["learning_rate"] = "0"  # the algorithm refuses it
@@ -189,7 +190,7 @@ def test_sagemaker_api_errors_are_named_as_step_functions_names_them(pipelined: 
     settings: Settings = pipelined["settings"]
     target = target_for(settings)
     sfn = target.client("stepfunctions")
-    role = workflow.sagemaker_role(settings, target)
+    role = workflow.sagemaker_role(target)
     arn, _ = pipeline.deploy_pipeline(settings, target, role, log=lambda _m: None)
     # The job name of the successful pipeline is taken: SageMaker refuses it with ResourceInUse.
     execution_input = pipeline.pipeline_input(settings, role, 64, pipelined["result"].training_job)
@@ -205,7 +206,7 @@ def test_unknown_parameter_is_refused_as_aws_refuses_it(pipelined: dict[str, Any
     settings: Settings = pipelined["settings"]
     target = target_for(settings)
     sfn = target.client("stepfunctions")
-    role = workflow.sagemaker_role(settings, target)
+    role = workflow.sagemaker_role(target)
     states_role = deploy.deploy(settings, target).states_role_arn
     definition = {
         "StartAt": "Model",
@@ -259,7 +260,7 @@ def test_retraining_updates_the_endpoint_without_a_failed_request(pipelined: dic
                 outcomes.append(f"{type(exc).__name__}: {exc}")
             time.sleep(0.05)
 
-    role = workflow.sagemaker_role(settings, target)
+    role = workflow.sagemaker_role(target)
     arn, _ = pipeline.deploy_pipeline(settings, target, role, log=lambda _m: None)
     data = pipeline.pipeline_input(settings, role, 64, pipeline.pipeline_job_name())
     caller = threading.Thread(target=invoke_forever, daemon=True)

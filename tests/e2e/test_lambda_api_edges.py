@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from harness import ownership
 from harness.config import Settings
-from harness.targets import target_for
+from harness.targets.registry import target_for
 from tests.support.lambda_zip import ROLE_ARN, deploy, ensure_role, iam_for, zip_source
 
 pytestmark = pytest.mark.e2e

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from harness.config import Settings
-from harness.targets import target_for
+from harness.targets.registry import target_for
 from localstack_plugin import runtimes, sandbox
 from tests.support.lambda_zip import BROAD_POLICY, ROLE_ARN, ROLE_NAME, deploy, ensure_role, iam_for
 

@@ -18,7 +18,7 @@ import pytest
 
 from harness.config import Settings
 from harness.embedded import localstack, stack
-from harness.targets import target_for
+from harness.targets.registry import target_for
 from tests.support.lambda_zip import deploy
 from tests.support.wait import wait_until
 

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from harness.config import Settings
-from harness.targets import target_for
+from harness.targets.registry import target_for
 from training import contract
 from training.export import Deployable, save_model
 from training.models import build_model
@@ -139,7 +139,7 @@ def test_a_project_using_only_the_plugins_fixtures_passes(
     target = target_for(embedded_cloud)
     if not target.owns_cloud and not os.environ.get("AWS_ENDPOINT_URL"):
         pytest.skip(f"the user project reuses an emulated cloud by AWS_ENDPOINT_URL; target is {target.name}")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", str(target.localstack_url))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", str(target.main_url))
     monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", str(target.sagemaker_url))
     monkeypatch.setenv("MY_MODEL_TAR", str(model_tar))
     monkeypatch.delenv("HARNESS_TARGET", raising=False)

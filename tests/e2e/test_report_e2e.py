@@ -16,7 +16,7 @@ from PIL import Image
 from harness.config import Settings
 from harness.report import build_report
 from harness.report.plots import PLOTS
-from harness.targets import target_for
+from harness.targets.registry import target_for
 from harness.workflow import RunOptions, run
 
 SIZES = {plot.name: plot.size for plot in PLOTS}
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.e2e
 def test_report_of_a_workflow_run(embedded_cloud: Settings, tmp_path: Path) -> None:
     # Own bucket and endpoint, so other e2e tests' traffic never lands in this capture.
     settings = embedded_cloud.replace(bucket="report-e2e", endpoint_name="report-e2e", epochs=2)
-    result = run(settings, RunOptions(dataset=str(DATASET), executions=EXECUTIONS, concurrency=4))
+    result = run(target_for(settings), RunOptions(dataset=str(DATASET), executions=EXECUTIONS, concurrency=4))
     assert result.summary["executions"] == EXECUTIONS
 
     out = tmp_path / "report"

@@ -23,7 +23,7 @@ from harness.config import Settings, load_settings
 from harness.embedded.process import ServiceRecord, free_ports
 from harness.embedded.stack import emulator_state_dir, pid_path, service_dir
 from harness.model import builtin_image_uri
-from harness.targets import target_for
+from harness.targets.registry import target_for
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +40,7 @@ def _harness(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]
         HARNESS_SAGEMAKER_PORT=str(settings.sagemaker_port),
     )
     result = subprocess.run(
-        [sys.executable, "-c", "from harness.cli import main; main()", *args],
+        [sys.executable, "-c", "from harness.main import main; main()", *args],
         env=env,
         capture_output=True,
         text=True,

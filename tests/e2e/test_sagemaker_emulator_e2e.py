@@ -12,7 +12,7 @@ import uuid
 import pytest
 from PIL import Image
 
-from harness.targets import target_for
+from harness.targets.registry import target_for
 
 pytestmark = pytest.mark.e2e
 

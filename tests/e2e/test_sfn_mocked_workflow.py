@@ -22,7 +22,7 @@ import pytest
 from harness import deploy, names, sfn_mocks
 from harness.config import Settings
 from harness.staging import ensure_bucket
-from harness.targets import target_for
+from harness.targets.registry import target_for
 from tests.e2e.aws_histories import FAILED_IN_FILTER, LOW_CONFIDENCE, SUCCEEDED, failed_task, succeeded_task
 
 pytestmark = pytest.mark.e2e

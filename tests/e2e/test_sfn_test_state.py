@@ -20,7 +20,7 @@ import pytest
 from harness import deploy
 from harness.config import Settings
 from harness.staging import ensure_bucket
-from harness.targets import target_for
+from harness.targets.registry import target_for
 
 pytestmark = pytest.mark.e2e
 

@@ -21,7 +21,7 @@ import pytest
 
 from harness import deploy, executions, failures, faults
 from harness.config import Settings
-from harness.targets import target_for
+from harness.targets.registry import target_for
 from tests.e2e.aws_histories import FAILED_IN_SERIALIZER, ORIGINAL_SUCCEEDED, failed_task, succeeded_task
 from tests.support.cifar import separable_batch, write_tarball
 

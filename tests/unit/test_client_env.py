@@ -10,10 +10,10 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
-from harness.cli import app
 from harness.client_env import render, sdk_config, write_sdk_config
 from harness.config import load_settings
 from harness.embedded.process import free_port
+from harness.main import app
 
 TRICKY = {"PLAIN": "http://127.0.0.1:4566", "QUOTED": 'it\'s "a" $HOME \\ `x`', "SPACES": "a b  c"}
 

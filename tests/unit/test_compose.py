@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from harness.config import Settings
-from harness.targets import target_for
+from harness.targets.registry import target_for
 from sagemaker_emulator.executors import DockerExecutor, RunSpec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,7 +135,7 @@ def test_function_endpoints_of_the_localstack_target_match_the_services(compose:
     """harness/targets.py hands functions compose names and ports: they must exist in the file, and the
     compose LocalStack must forward SageMaker to the emulator (functions get only AWS_ENDPOINT_URL)."""
     target = target_for(Settings(target="localstack"))
-    ls = urlparse(target.function_localstack_url)
+    ls = urlparse(target.function_main_url)
     assert ls.hostname == "localstack" and ls.hostname in compose["services"]
     assert "127.0.0.1:4566:4566" in compose["services"]["localstack"]["ports"]
     env = compose["services"]["localstack"]["environment"]
@@ -149,9 +149,7 @@ def test_function_endpoints_of_the_localstack_target_match_the_services(compose:
     assert command[command.index("--host") + 1] == "0.0.0.0"  # inside its container; published on loopback
     assert f"127.0.0.1:{sm.port}:{sm.port}" in emulator["ports"]
     # Host-side URLs of the same target go to the published ports.
-    assert (
-        target.localstack_url == "http://127.0.0.1:4566" and target.sagemaker_url == "http://127.0.0.1:4577"
-    )
+    assert target.main_url == "http://127.0.0.1:4566" and target.sagemaker_url == "http://127.0.0.1:4577"
 
 
 def test_emulator_runs_the_training_image_with_docker_and_shared_paths(compose: dict[str, Any]) -> None:

@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 
 from harness.config import Settings, SettingsError, load_settings
-from harness.targets import TargetError, target_for
+from harness.cost import estimate_cost
+from harness.targets.base import TargetError
+from harness.targets.registry import target_for
+from tests.support.lambdas import load_function
 
 
 def test_layers_defaults_file_env_flags(tmp_path: Path) -> None:
@@ -17,7 +20,11 @@ def test_layers_defaults_file_env_flags(tmp_path: Path) -> None:
     s = load_settings(config_file=cfg, environ=env, epochs=5)
     assert (s.bucket, s.threshold, s.epochs, s.region) == ("from-file", 0.85, 5, "eu-west-1")
     assert load_settings(environ={}, config_file=cfg).threshold == 0.8
-    assert Settings().threshold == 0.93 and Settings().training_instance_type == "ml.p2.xlarge"
+    # The defaults agree with what they configure: the filter's own default threshold, and instance
+    # types the cost model has prices for (an estimate of a default run assumes no unknown price).
+    filter_fn = load_function("filter")
+    assert Settings().threshold == filter_fn.DEFAULT_THRESHOLD
+    assert not [a for a in estimate_cost(Settings()).assumptions if "no price on file" in a]
 
 
 def test_config_file_from_env_and_top_level_table(tmp_path: Path) -> None:
@@ -30,7 +37,6 @@ def test_config_file_from_env_and_top_level_table(tmp_path: Path) -> None:
     ("kwargs", "message"),
     [
         ({"environ": {"HARNESS_THRESHOLD": "high"}}, "threshold from HARNESS_THRESHOLD: cannot read 'high'"),
-        ({"environ": {"HARNESS_TARGET": "gcp"}}, "target must be one of local, localstack, aws"),
         ({"environ": {}, "threshold": 1.5}, "threshold must be between 0 and 1"),
         (
             {"environ": {"HARNESS_LAMBDA_MAX_ENVIRONMENTS": "-1"}},
@@ -42,6 +48,14 @@ def test_config_file_from_env_and_top_level_table(tmp_path: Path) -> None:
 def test_bad_settings_name_the_setting(kwargs, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings(**kwargs)
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.0])
+def test_threshold_bounds_are_inclusive(threshold: float) -> None:
+    # The filter accepts 0 and 1 (lambdas/filter): so must the settings that deploy it.
+    assert Settings(threshold=threshold).threshold == threshold
+    with pytest.raises(SettingsError, match="threshold must be between 0 and 1"):
+        Settings(threshold=threshold + (0.001 if threshold else -0.001))
 
 
 def test_unknown_key_and_bad_toml(tmp_path: Path) -> None:
@@ -99,7 +113,7 @@ def test_aws_target_sets_no_endpoints_and_needs_credentials(monkeypatch, tmp_pat
 
 
 def test_unknown_target_name() -> None:
-    settings = Settings()
-    settings.target = "gcp"  # bypasses Settings' own validation to reach target_for's check
-    with pytest.raises(TargetError, match="unknown target 'gcp'"):
+    # Settings do not list the targets (the registry does, so a new target is one line there).
+    settings = load_settings(environ={"HARNESS_TARGET": "gcp"})
+    with pytest.raises(TargetError, match="unknown target 'gcp': one of local, localstack, aws"):
         target_for(settings)

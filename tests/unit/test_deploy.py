@@ -9,9 +9,9 @@ import zipfile
 import boto3
 import pytest
 
-from harness import deploy, ownership, policies, teardown
+from harness import deploy, iam, ownership, policies, teardown
 from harness.config import Settings
-from harness.targets import target_for
+from harness.targets.registry import target_for
 
 
 def test_zip_is_deterministic_and_holds_only_the_handler() -> None:
@@ -100,7 +100,7 @@ def test_local_target_functions_get_only_the_main_port() -> None:
 def test_role_propagation_is_retried_only_for_assume_errors(monkeypatch) -> None:
     from botocore.exceptions import ClientError
 
-    monkeypatch.setattr(deploy.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(iam.time, "sleep", lambda _s: None)
     calls = []
 
     def flaky() -> str:
@@ -117,7 +117,7 @@ def test_role_propagation_is_retried_only_for_assume_errors(monkeypatch) -> None
             )
         return "ok"
 
-    assert deploy.retry_role_propagation(flaky) == "ok" and len(calls) == 3
+    assert iam.retry_role_propagation(flaky) == "ok" and len(calls) == 3
 
     def broken() -> None:
         raise ClientError(
@@ -125,7 +125,30 @@ def test_role_propagation_is_retried_only_for_assume_errors(monkeypatch) -> None
         )
 
     with pytest.raises(ClientError, match="bad channel"):
-        deploy.retry_role_propagation(broken)
+        iam.retry_role_propagation(broken)
+
+
+def test_a_role_created_by_another_run_between_get_and_create_is_used(aws) -> None:
+    """IAM is global: two runs (two regions or homes) may both find no role, and one CreateRole then gets
+    EntityAlreadyExists. The loser reads the role the winner created instead of failing its deploy."""
+    client = boto3.client("iam")
+    trust = policies.trust_policy("events.amazonaws.com")
+    policy = policies.events_policy("arn:aws:states:us-east-1:123456789012:stateMachine:x")
+    winner, _ = iam.ensure_role(client, "raced-role", trust, policy, print)
+    real_get = client.get_role
+    misses = []
+
+    def stale_get_role(**kwargs):
+        if not misses:  # the first look happened before the other run's CreateRole
+            misses.append(kwargs)
+            raise client.exceptions.NoSuchEntityException(
+                {"Error": {"Code": "NoSuchEntity", "Message": "not yet"}}, "GetRole"
+            )
+        return real_get(**kwargs)
+
+    client.get_role = stale_get_role
+    arn, _ = iam.ensure_role(client, "raced-role", trust, policy, print)
+    assert arn == winner and misses
 
 
 def test_deploy_refuses_a_same_named_function_it_did_not_create_unless_adopting(aws) -> None:
@@ -154,7 +177,7 @@ def test_deploy_refuses_a_same_named_function_it_did_not_create_unless_adopting(
     )
 
     # down leaves someone else's function alone, deletes what the harness made
-    result = teardown.teardown(settings, target)
+    result = teardown.teardown(target)
     assert "function classifier" in result.not_ours
     assert lam.get_function(FunctionName="classifier")
 
@@ -167,6 +190,6 @@ def test_deploy_refuses_a_same_named_function_it_did_not_create_unless_adopting(
         assert lam.get_function(FunctionName=name)["Tags"] == {ownership.TAG_KEY: ownership.TAG_VALUE}
     assert ownership.role_owned(iam.get_role(RoleName=deploy.LAMBDA_ROLE)["Role"])
 
-    result = teardown.teardown(settings, target)
+    result = teardown.teardown(target)
     assert result.not_ours == []
     assert {f"function {n}" for n in deploy.FUNCTIONS} <= set(result.deleted)

@@ -11,11 +11,13 @@ import pytest
 from botocore.stub import Stubber
 from typer.testing import CliRunner
 
-from harness import doctor
-from harness.cli import app
+from harness import cost, doctor
+from harness.checks import FAIL, INFO, OK, WARN
 from harness.config import Settings
 from harness.embedded.process import free_ports
-from harness.targets import target_for
+from harness.main import app
+from harness.targets import aws as aws_target
+from harness.targets.registry import target_for
 
 runner = CliRunner()
 
@@ -56,8 +58,8 @@ def test_p2_quota_zero_fails_and_suggests_g4dn_with_its_quota(quotas) -> None:
     }
     stub.add_response("list_service_quotas", page, SAGEMAKER)
     stub.add_response("list_service_quotas", page, SAGEMAKER)
-    check = doctor.check_quota(client, "ml.p2.xlarge", "training job")
-    assert check.status == doctor.FAIL
+    check = aws_target.check_quota(client, "ml.p2.xlarge", "training job")
+    assert check.status == FAIL
     assert "quota is 0" in check.detail
     assert (
         "ml.g4dn.xlarge" in check.hint and "its quota here: 1" in check.hint and "retiring P2" in check.hint
@@ -72,8 +74,8 @@ def test_quota_found_in_defaults_and_ok(quotas) -> None:
         {"Quotas": [_quota("ml.m5.xlarge", "endpoint", 2.0, "L-M5EP")]},
         SAGEMAKER,
     )
-    check = doctor.check_quota(client, "ml.m5.xlarge", "endpoint")
-    assert (check.status, check.detail) == (doctor.OK, "ml.m5.xlarge: 2 (quota L-M5EP)")
+    check = aws_target.check_quota(client, "ml.m5.xlarge", "endpoint")
+    assert (check.status, check.detail) == (OK, "ml.m5.xlarge: 2 (quota L-M5EP)")
 
 
 def test_unknown_instance_type_and_denied_quota_reads_warn(quotas) -> None:
@@ -81,10 +83,10 @@ def test_unknown_instance_type_and_denied_quota_reads_warn(quotas) -> None:
     stub.add_response("list_service_quotas", {"Quotas": []}, SAGEMAKER)
     stub.add_response("list_aws_default_service_quotas", {"Quotas": []}, SAGEMAKER)
     stub.add_client_error("list_service_quotas", "AccessDeniedException", "not allowed")
-    missing = doctor.check_quota(client, "ml.p9.mega", "training job")
-    assert missing.status == doctor.WARN and "ml.p9.mega for training job usage" in missing.detail
-    denied = doctor.check_quota(client, "ml.p2.xlarge", "training job")
-    assert denied.status == doctor.WARN and "servicequotas:ListServiceQuotas" in denied.hint
+    missing = aws_target.check_quota(client, "ml.p9.mega", "training job")
+    assert missing.status == WARN and "ml.p9.mega for training job usage" in missing.detail
+    denied = aws_target.check_quota(client, "ml.p2.xlarge", "training job")
+    assert denied.status == WARN and "servicequotas:ListServiceQuotas" in denied.hint
 
 
 def test_no_credentials_is_one_failed_check(monkeypatch, tmp_path: Path) -> None:
@@ -95,7 +97,7 @@ def test_no_credentials_is_one_failed_check(monkeypatch, tmp_path: Path) -> None
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     for name in ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
         monkeypatch.delenv(name, raising=False)
-    checks = doctor.run_checks(Settings(target="aws"))
+    checks = doctor.run_checks(target_for(Settings(target="aws")))
     assert [(c.name, c.status) for c in checks] == [("credentials", "fail"), ("training image", "info")]
     assert "needs AWS credentials" in checks[0].detail
 
@@ -104,19 +106,19 @@ def test_aws_checks_against_moto(aws) -> None:
     settings = Settings(target="aws", bucket="doctor-bkt")
     target = target_for(settings)
     s3 = target.client("s3")
-    assert doctor.check_bucket(s3, "doctor-bkt", "us-east-1").status == doctor.INFO  # stage creates it
+    assert aws_target.check_bucket(s3, "doctor-bkt", "us-east-1").status == INFO  # stage creates it
     s3.create_bucket(Bucket="doctor-bkt")
-    assert doctor.check_bucket(s3, "doctor-bkt", "us-east-1").status == doctor.OK
+    assert aws_target.check_bucket(s3, "doctor-bkt", "us-east-1").status == OK
     s3.create_bucket(Bucket="far-bkt", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    far = doctor.check_bucket(s3, "far-bkt", "us-east-1")
-    assert far.status == doctor.WARN and "--region eu-west-1" in far.hint
+    far = aws_target.check_bucket(s3, "far-bkt", "us-east-1")
+    assert far.status == WARN and "--region eu-west-1" in far.hint
 
     iam = target.client("iam")
     account = target.account_id()
-    assert doctor.check_role(iam, settings, account, create=False).status == doctor.INFO
-    created = doctor.check_role(iam, settings, account, create=True)
-    assert created.status == doctor.OK and "created arn:aws:iam::" in created.detail
-    assert doctor.check_role(iam, settings, account, create=False).status == doctor.OK
+    assert aws_target.check_role(iam, target, account, create=False).status == INFO
+    created = aws_target.check_role(iam, target, account, create=True)
+    assert created.status == OK and "created arn:aws:iam::" in created.detail
+    assert aws_target.check_role(iam, target, account, create=False).status == OK
 
     lambda_role = iam.create_role(
         RoleName="not-for-sagemaker",
@@ -133,36 +135,38 @@ def test_aws_checks_against_moto(aws) -> None:
             }
         ),
     )["Role"]["Arn"]
-    wrong = doctor.check_role(iam, settings.replace(execution_role_arn=lambda_role), account, create=False)
-    assert wrong.status == doctor.FAIL and "lambda.amazonaws.com" in wrong.detail
-    gone = doctor.check_role(
-        iam, settings.replace(execution_role_arn=lambda_role + "x"), account, create=False
+    wrong = aws_target.check_role(
+        iam, target_for(settings.replace(execution_role_arn=lambda_role)), account, create=False
     )
-    assert gone.status == doctor.FAIL
+    assert wrong.status == FAIL and "lambda.amazonaws.com" in wrong.detail
+    gone = aws_target.check_role(
+        iam, target_for(settings.replace(execution_role_arn=lambda_role + "x")), account, create=False
+    )
+    assert gone.status == FAIL
 
 
 def test_bucket_owned_by_someone_else_fails() -> None:
     s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     with Stubber(s3) as stub:
         stub.add_client_error("head_bucket", "403", "Forbidden", http_status_code=403)
-        check = doctor.check_bucket(s3, "taken", "us-east-1")
-    assert check.status == doctor.FAIL and "--bucket" in check.hint
+        check = aws_target.check_bucket(s3, "taken", "us-east-1")
+    assert check.status == FAIL and "--bucket" in check.hint
 
 
 def test_cost_estimate_uses_the_documented_prices() -> None:
-    est = doctor.estimate_cost(Settings(), executions=200)
+    est = cost.estimate_cost(Settings(), executions=200)
     lines = {line.item: line for line in est.lines}
     train = lines["training ml.p2.xlarge"]
     assert train.quantity == "12 min"  # 4 min start-up + 30 epochs x 16 s
     assert train.usd == pytest.approx(1.125 * 12 / 60, abs=1e-3)
     assert lines["endpoint ml.m5.xlarge"].usd == pytest.approx(0.23 * (8 + 75 / 60) / 60, abs=1e-3)
     assert 0.2 < est.total_usd < 0.5
-    assert any(doctor.PRICES_DATE in a for a in est.assumptions)
-    cheaper = doctor.estimate_cost(Settings(training_instance_type="ml.g4dn.xlarge"))
+    assert any(cost.PRICES_DATE in a for a in est.assumptions)
+    cheaper = cost.estimate_cost(Settings(training_instance_type="ml.g4dn.xlarge"))
     assert cheaper.total_usd < est.total_usd
-    unknown = doctor.estimate_cost(Settings(training_instance_type="ml.x9.huge"))
+    unknown = cost.estimate_cost(Settings(training_instance_type="ml.x9.huge"))
     assert any("no price on file for ml.x9.huge" in a for a in unknown.assumptions)
-    kept = doctor.estimate_cost(Settings(), keep_endpoint=True)
+    kept = cost.estimate_cost(Settings(), keep_endpoint=True)
     assert kept.per_hour_kept_usd == 0.23 and any("$0.230/h" in a for a in kept.assumptions)
 
 

@@ -6,6 +6,7 @@ import ast
 import base64
 import io
 import json
+import math
 
 import boto3
 import botocore.config
@@ -194,6 +195,48 @@ def test_filter_passes_confident_and_fails_low_confidence(monkeypatch) -> None:
     monkeypatch.delenv("THRESHOLD")
     with pytest.raises(module.ThresholdConfidenceNotMet, match=r"threshold 0\.93"):
         module.lambda_handler({"body": {"inferences": [0.6, 0.4]}}, None)
+
+
+@pytest.mark.parametrize("threshold", ["0.93", "0.5", "1.0", "0.0"])
+def test_filter_boundary_a_confidence_equal_to_the_threshold_passes(monkeypatch, threshold: str) -> None:
+    """The threshold is the lowest passing confidence (the original project's filter kept
+    ``confidence >= THRESHOLD``), so ``<`` turned into ``<=`` must fail here; just below it fails."""
+    module = load_function("filter")
+    monkeypatch.setenv("THRESHOLD", threshold)
+    at = float(threshold)
+    event = {"body": {"inferences": [at, 0.0]}}  # the top confidence is exactly the threshold
+    assert module.lambda_handler(event, None)["statusCode"] == 200
+    if at > 0.0:
+        below = math.nextafter(at, 0.0)
+        with pytest.raises(module.ThresholdConfidenceNotMet):
+            module.lambda_handler({"body": {"inferences": [below, 0.0]}}, None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "accepted"), [("0", True), ("1", True), ("1.0000001", False), ("-0.0001", False)]
+)
+def test_filter_threshold_bounds_are_inclusive(monkeypatch, raw: str, accepted: bool) -> None:
+    module = load_function("filter")
+    monkeypatch.setenv("THRESHOLD", raw)
+    if accepted:
+        module.lambda_handler({"body": {"inferences": [1.0, 0.0]}}, None)
+    else:
+        with pytest.raises(ValueError, match="THRESHOLD must be between 0 and 1"):
+            module.lambda_handler({"body": {"inferences": [1.0, 0.0]}}, None)
+
+
+@pytest.mark.parametrize(
+    ("inferences", "valid"),
+    [([1.0, 0.0], True), ([0.0, 0.0], True), ([1.0000001, 0.0], False), ([0.5, -1e-9], False)],
+)
+def test_filter_probability_bounds_are_inclusive(monkeypatch, inferences: list[float], valid: bool) -> None:
+    module = load_function("filter")
+    monkeypatch.setenv("THRESHOLD", "0")
+    if valid:
+        assert module.lambda_handler({"body": {"inferences": inferences}}, None)["statusCode"] == 200
+    else:
+        with pytest.raises(module.MalformedInferences):
+            module.lambda_handler({"body": {"inferences": inferences}}, None)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from harness import executions, model
+from harness import executions, jobs, model
 from harness.config import Settings
 from harness.executions import ExecutionResult
 
@@ -124,16 +124,16 @@ def test_epoch_log_reads_each_line_once(aws) -> None:
     import boto3
 
     logs = boto3.client("logs", region_name="us-east-1")
-    tail = model.EpochLog(logs, "job-1")
+    tail = jobs.EpochLog(logs, "job-1")
     assert tail.poll() == []  # no log group yet: no epochs, no error
-    logs.create_log_group(logGroupName=model.EpochLog.GROUP)
-    logs.create_log_stream(logGroupName=model.EpochLog.GROUP, logStreamName="job-1/algo-1-1")
+    logs.create_log_group(logGroupName=jobs.EpochLog.GROUP)
+    logs.create_log_stream(logGroupName=jobs.EpochLog.GROUP, logStreamName="job-1/algo-1-1")
 
     def put(first: int, lines: list[str]) -> None:
         now_ms = int(time.time() * 1000)
         events = [{"timestamp": now_ms + first + i, "message": m} for i, m in enumerate(lines)]
         logs.put_log_events(
-            logGroupName=model.EpochLog.GROUP, logStreamName="job-1/algo-1-1", logEvents=events
+            logGroupName=jobs.EpochLog.GROUP, logStreamName="job-1/algo-1-1", logEvents=events
         )
 
     put(0, ["Epoch[0] Train-accuracy=0.5", "Epoch[0] Validation-accuracy=0.61", "noise"])

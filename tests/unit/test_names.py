@@ -78,3 +78,18 @@ def test_sagemaker_not_found_is_a_validation_exception_that_says_so() -> None:
 def test_access_denied() -> None:
     assert is_access_denied(_error("403")) and is_access_denied(_error("AccessDeniedException"))
     assert not is_access_denied(_error("NoSuchKey"))
+
+
+def test_aws_errors_are_read_only_through_aws_errors_py() -> None:
+    """No ``exc.response[...]`` and no modeled ``client.exceptions.X`` outside harness/aws_errors.py: one
+    reading of "not found" / "access denied" (docs/architecture.md, Errors)."""
+    pattern = re.compile(r"\.response\b|\.exceptions\.[A-Z]")
+    offenders = [
+        f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+        for path in sorted((REPO / "harness").rglob("*.py"))
+        if path.name != "aws_errors.py"
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if pattern.search(line.split("#", 1)[0])
+    ]
+    assert offenders == [], "use harness.aws_errors:\n" + "\n".join(offenders)
+    assert pattern.search("except s3.exceptions.NoSuchKey:") and pattern.search('exc.response["Error"]')

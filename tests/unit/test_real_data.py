@@ -12,7 +12,7 @@ from PIL import Image as PILImage
 from typer.testing import CliRunner
 
 from harness import cifar
-from harness.cli import app
+from harness.main import app
 from harness.staging import build_dataset
 
 

@@ -21,11 +21,11 @@ from moto import mock_aws
 from PIL import Image
 from typer.testing import CliRunner
 
-from harness.cli import app
 from harness.config import Settings
+from harness.main import app
 from harness.report import NoCaptureError, ReportError, build_report
 from harness.report.plots import PLOTS
-from harness.targets import AwsTarget
+from harness.targets.aws import AwsTarget
 from tests.support.capture import capture_line
 
 SIZES = {plot.name: plot.size for plot in PLOTS}
@@ -141,7 +141,7 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(target="aws", bucket=BUCKET, endpoint_name=ENDPOINT, home=tmp_path / "home")
 
 
-TARGET = AwsTarget(region="us-east-1")
+TARGET = AwsTarget(settings=Settings(target="aws", region="us-east-1"))
 
 
 def check_figures(figures: dict) -> None:

@@ -19,7 +19,7 @@ from PIL import Image
 from harness.config import Settings
 from harness.model import endpoint_config_request
 from harness.report import build_report
-from harness.targets import AwsTarget
+from harness.targets.aws import AwsTarget
 from sagemaker_emulator.capture import CaptureConfig, CaptureWriter, Invocation
 
 BUCKET = "scones-contract"
@@ -74,7 +74,9 @@ def test_report_reads_what_the_emulator_captures(tmp_path, json_output: bool) ->
         finally:
             writer.close()
 
-        figures = build_report(settings, AwsTarget(region="us-east-1")).figures
+        figures = build_report(
+            settings, AwsTarget(settings=Settings(target="aws", region="us-east-1"))
+        ).figures
 
     assert figures["files"] == 2
     assert figures["records"] == 3

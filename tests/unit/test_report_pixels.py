@@ -15,7 +15,7 @@ from matplotlib import pyplot as plt
 from harness.config import Settings
 from harness.report import build_report
 from harness.report.pixels import pixel_key
-from harness.targets import AwsTarget
+from harness.targets.aws import AwsTarget
 from tests.support.capture import capture_line
 
 BUCKET = "pixels"
@@ -69,7 +69,7 @@ def test_report_labels_reencoded_captures(aws) -> None:
         Body="\n".join(lines).encode(),
     )
     settings = Settings(target="aws", bucket=BUCKET, endpoint_name=ENDPOINT)
-    figures = build_report(settings, AwsTarget(region="us-east-1")).figures
+    figures = build_report(settings, AwsTarget(settings=Settings(target="aws", region="us-east-1"))).figures
     assert figures["records"] == 4 and figures["labelled"] == 4
     assert figures["correct"] == 3 and figures["accuracy"] == 0.75
 

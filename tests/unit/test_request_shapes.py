@@ -21,9 +21,10 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from harness import deploy, model, policies, workflow
+from harness import deploy, jobs, model, policies, workflow
 from harness.config import Settings
-from harness.targets import Target, target_for
+from harness.targets.base import Target
+from harness.targets.registry import target_for
 
 Call = tuple[str, str, dict[str, Any]]
 JOB = "scones-ic-0123456789abcdef"
@@ -66,11 +67,11 @@ def recorder() -> Iterator[list[Call]]:
 def drive(settings: Settings) -> None:
     """What ``harness run`` does between staging and the executions, on ``settings.target``."""
     target = target_for(settings)
-    role = workflow.sagemaker_role(settings, target)
+    role = workflow.sagemaker_role(target)
     sm, logs = target.client("sagemaker"), target.client("logs")
     request = model.training_job_request(settings, JOB, role, num_training_samples=1000)
-    trained = model.train(sm, logs, request, poll_s=0)
-    model.deploy_endpoint(sm, settings, trained, role)
+    trained = jobs.train(sm, logs, request, poll_s=0)
+    jobs.deploy_endpoint(sm, settings, trained, role)
     target.client("s3").create_bucket(Bucket=settings.bucket)  # `harness stage` creates it
     deploy.deploy(settings, target)
 

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ReadTimeoutError
 
-from harness import executions, model
+from harness import executions, jobs, model
 from harness.config import Settings
 from harness.interrupts import LockTimeout, RunLock
-from harness.targets import target_for
+from harness.targets.registry import target_for
 
 SETTINGS = Settings(target="aws", bucket="deadline-bkt")
 ROLE = "arn:aws:iam::123456789012:role/scones-sagemaker-role"
@@ -76,8 +76,8 @@ def test_a_training_job_past_its_deadline_is_stopped(aws, monkeypatch) -> None:
     monkeypatch.setattr(sm, "describe_training_job", in_progress)
     stopped: list[str] = []
     monkeypatch.setattr(sm, "stop_training_job", lambda **kw: stopped.append(kw["TrainingJobName"]))
-    with pytest.raises(model.TrainingFailed, match=r"did not end within 0.3 s .*stopped it"):
-        model.train(sm, target.client("logs"), request, poll_s=0.05, deadline_s=0.3)
+    with pytest.raises(jobs.TrainingFailed, match=r"did not end within 0.3 s .*stopped it"):
+        jobs.train(sm, target.client("logs"), request, poll_s=0.05, deadline_s=0.3)
     assert stopped == ["scones-ic-00000000000000dd"]
 
 
@@ -86,16 +86,16 @@ def test_a_completed_job_whose_model_is_gone_is_not_reused(aws) -> None:
     sm, logs, s3 = (target.client(s) for s in ("sagemaker", "logs", "s3"))
     s3.create_bucket(Bucket=SETTINGS.bucket)
     request = model.training_job_request(SETTINGS, "scones-ic-00000000000000ee", ROLE, 10)
-    first = model.train(sm, logs, request, poll_s=0, s3=s3)
+    first = jobs.train(sm, logs, request, poll_s=0, s3=s3)
     assert not first.reused
     said: list[str] = []
     # moto's job is Completed but wrote no model.tar.gz: what a restarted embedded cloud used to serve.
-    second = model.train(sm, logs, request, poll_s=0, s3=s3, log=said.append)
+    second = jobs.train(sm, logs, request, poll_s=0, s3=s3, log=said.append)
     assert not second.reused and second.job_name.startswith(f"{first.job_name}-")
     assert any("is gone; not reusing it" in line for line in said)
     bucket, _, key = second.model_data_url.removeprefix("s3://").partition("/")
     s3.put_object(Bucket=bucket, Key=key, Body=b"model")
-    third = model.train(sm, logs, request, poll_s=0, s3=s3)
+    third = jobs.train(sm, logs, request, poll_s=0, s3=s3)
     assert third.reused and third.job_name == second.job_name, "the retrained job, whose model exists"
 
 
@@ -109,9 +109,15 @@ def test_the_run_lock_serializes_and_times_out_naming_the_holder(tmp_path: Path)
     assert waited and "waiting up to 0.3 s" in waited[0]
     order: list[str] = []
     second = RunLock(path)
-    thread = threading.Thread(target=lambda: (second.acquire(timeout_s=10), order.append("second")))
+    waiting = threading.Event()  # the readiness signal: the second run found the lock held and waits
+
+    def acquire_after_the_first() -> None:
+        second.acquire(timeout_s=10, log=lambda _m: waiting.set())
+        order.append("second")
+
+    thread = threading.Thread(target=acquire_after_the_first)
     thread.start()
-    time.sleep(0.5)
+    assert waiting.wait(10), "the second run never started waiting for the lock"
     order.append("first released")
     holder.release()
     thread.join(timeout=10)

@@ -20,9 +20,9 @@ from moto import mock_aws
 from typer.testing import CliRunner
 
 from harness import executions, failures, workflow
-from harness.cli import app
 from harness.config import Settings
 from harness.executions import ExecutionResult
+from harness.main import app
 
 # StartExecution, request parameter "name" (AWS Step Functions API reference): 1-80 characters; must not
 # contain white space, brackets, wildcards, " # % \ ^ | ~ ` $ & , ; : / or control characters; names for

@@ -74,7 +74,7 @@ def _harness_run(url: str, region: str, home: Path, tarball: Path, *extra: str) 
         HARNESS_HOME=str(home),
         HARNESS_BUCKET=f"signals-{region}",
     )
-    cmd = [sys.executable, "-c", "from harness.cli import main; main()", "run", "--dataset", str(tarball)]
+    cmd = [sys.executable, "-c", "from harness.main import main; main()", "run", "--dataset", str(tarball)]
     cmd += ["--yes", "--no-report", "--executions", "4", "--concurrency", str(CONCURRENCY), *extra]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

@@ -15,6 +15,7 @@ import pytest
 from harness.config import Settings
 from harness.embedded import localstack, stack
 from harness.embedded.process import free_ports, is_healthy, rotate_log, spawn, stop_child
+from tests.support.wait import wait_until
 
 # A health endpoint that answers only after a delay, like LocalStack's start-up.
 SLOW_SERVER = """
@@ -99,7 +100,8 @@ def test_a_log_past_its_limit_is_rotated_while_its_writer_keeps_appending(tmp_pa
         assert rotate_log(log, max_bytes=4000, keep=2)
         rotated = (tmp_path / "svc.log.1").stat().st_size
         assert rotated >= 5000
-        time.sleep(0.3)
+        # The writer goes on at the start of the emptied file: wait until it has written there.
+        wait_until(lambda: log.stat().st_size >= 500, timeout=30, what="the writer's next lines")
     finally:
         stop_child(writer)
     body = log.read_bytes()

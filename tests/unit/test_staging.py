@@ -16,6 +16,7 @@ from harness import cifar
 from harness.cifar import DatasetError
 from harness.config import Settings
 from harness.staging import build_dataset, stage_dataset, upload_tree, write_tree
+from harness.targets.registry import target_for
 from tests.support.cifar import write_tarball
 
 
@@ -78,7 +79,7 @@ def test_stage_dataset_to_s3_creates_the_bucket(small_tarball: Path, tmp_path: P
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
     settings = Settings(target="aws", bucket="fresh-bucket", cache_dir=tmp_path / "cache")
-    result = stage_dataset(settings, str(small_tarball))
+    result = stage_dataset(settings, str(small_tarball), target=target_for(settings))
     assert result.destination == "s3://fresh-bucket/" and len(result.written) == 14
     keys = {o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket="fresh-bucket")["Contents"]}
     assert {"train.lst", "test.lst", "train/train_000000.png", "test/test_000003.png"} <= keys
@@ -99,7 +100,8 @@ def test_bad_archive_writes_nothing_anywhere(tmp_path: Path, monkeypatch) -> Non
     s3.create_bucket(Bucket="keep")
     s3.put_object(Bucket="keep", Key="train.lst", Body=b"previous")
     with pytest.raises(DatasetError):
-        stage_dataset(Settings(target="aws", bucket="keep", cache_dir=tmp_path / "c"), str(bad))
+        aws = Settings(target="aws", bucket="keep", cache_dir=tmp_path / "c")
+        stage_dataset(aws, str(bad), target=target_for(aws))
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="keep")["Contents"]]
     assert keys == ["train.lst"]
     assert s3.get_object(Bucket="keep", Key="train.lst")["Body"].read() == b"previous"
@@ -109,14 +111,14 @@ def test_restage_without_dataset_reuses_a_complete_set_and_downloads_nothing(
     small_tarball: Path, tmp_path: Path, aws, monkeypatch
 ) -> None:
     settings = Settings(target="aws", bucket="reuse-bucket", cache_dir=tmp_path / "cache")
-    first = stage_dataset(settings, str(small_tarball))
+    first = stage_dataset(settings, str(small_tarball), target=target_for(settings))
     assert first.written and not first.reused
 
     def offline(*_a, **_k):
         raise AssertionError("a complete staged set must not be downloaded again")
 
     monkeypatch.setattr("harness.cifar.resolve_source", offline)
-    again = stage_dataset(settings, None)
+    again = stage_dataset(settings, None, target=target_for(settings))
     assert again.reused and again.written == []
     assert again.total == first.total and again.counts == first.counts
     assert "reusing the staged set in s3://reuse-bucket/" in again.reuse_note()
@@ -129,7 +131,7 @@ def test_an_incomplete_staged_set_is_staged_again(
     import boto3
 
     settings = Settings(target="aws", bucket="damaged", cache_dir=tmp_path / "cache")
-    stage_dataset(settings, str(small_tarball))
+    stage_dataset(settings, str(small_tarball), target=target_for(settings))
     s3 = boto3.client("s3", region_name="us-east-1")
     if damage == "missing image":
         key = next(o["Key"] for o in s3.list_objects_v2(Bucket="damaged", Prefix="test/")["Contents"])
@@ -146,7 +148,7 @@ def test_an_incomplete_staged_set_is_staged_again(
         return real(str(small_tarball), *args, **kwargs)
 
     monkeypatch.setattr("harness.cifar.resolve_source", record)
-    repaired = stage_dataset(settings, None)
+    repaired = stage_dataset(settings, None, target=target_for(settings))
     assert asked == [None], "an incomplete set must be staged from the dataset again"
     assert not repaired.reused and repaired.written
-    assert stage_dataset(settings, None).reused  # and now it is complete
+    assert stage_dataset(settings, None, target=target_for(settings)).reused  # and now it is complete

@@ -95,3 +95,14 @@ def test_missing_body_is_named() -> None:
     fn = load_function("writeResult")
     with pytest.raises(fn.MissingEventKey, match="s3_key"):
         fn.lambda_handler({"body": {"s3_bucket": BUCKET}}, None)
+
+
+@pytest.mark.parametrize(("inferences", "label"), [([0.1, 0.9], "motorcycle"), ([0.1, 0.2, 0.7], None)])
+def test_the_label_is_named_only_for_a_class_the_model_has(
+    inferences: list[float], label: str | None
+) -> None:
+    """Boundary of ``best < len(LABELS)``: the last known class is named; one past it is not (``<=`` would
+    raise IndexError)."""
+    fn = load_function("writeResult")
+    assert len(fn.LABELS) == 2
+    assert fn.build_result(_event(inferences, "e"), "etag", None)["label"] == label

@@ -18,7 +18,9 @@ import pytest
 from botocore.exceptions import ClientError, WaiterError
 
 from harness import faults
-from harness.targets import LocalTarget, Target
+from harness.config import Settings
+from harness.targets.base import Target
+from harness.targets.local import LocalTarget
 from tests.unit.emulator.support import CREDS, deploy, put_model, training_request, unique
 from tests.unit.emulator.test_sagemaker_capture import capture_config, capture_records
 from tests.unit.emulator.test_sagemaker_training import FAST, data  # noqa: F401 - the data fixture
@@ -28,7 +30,7 @@ NO_RETRIES = botocore.config.Config(retries={"total_max_attempts": 1, "mode": "s
 
 @pytest.fixture
 def target(emulator: Any) -> Target:
-    return LocalTarget(region="us-east-1", localstack_url="http://127.0.0.1:1", sagemaker_url=emulator.url)
+    return LocalTarget(settings=Settings(), main_url="http://127.0.0.1:1", sagemaker_url=emulator.url)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ from harness.cifar import CLASS_NAMES
 Steps = Callable[[int, int], None]
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 STOP_GRACE_S = 5.0  # how long an interrupted run waits for its running executions to be stopped
+DEAD_CHECK_S = 1.0  # how often a run asks whether a service it needs died
 
 
 def list_test_images(s3: Any, bucket: str, data_prefix: str) -> list[str]:
@@ -164,6 +165,14 @@ def _stop_execution(sfn: Any, arn: str, error: str, cause: str) -> None:
         sfn.stop_execution(executionArn=arn, error=error, cause=cause)
 
 
+class DependencyDied(RuntimeError):
+    """A service the executions need stopped answering because it died (the message says which)."""
+
+
+# Errors that mean nothing answered: the run then asks the target whether a service it started died.
+NOT_ANSWERED = frozenset({"EndpointConnectionError", "ConnectionClosedError", "ConnectTimeoutError"})
+
+
 def run_executions(
     sfn: Any,
     state_machine_arn: str,
@@ -173,11 +182,15 @@ def run_executions(
     progress: Steps | None = None,
     deadline_s: float = DEFAULT_DEADLINE_S,
     stop: threading.Event | None = None,
+    dead: Callable[[], str | None] | None = None,
 ) -> list[ExecutionResult]:
     """Run one execution per key, ``concurrency`` at a time, each bounded by ``deadline_s``.
 
     Not ``with ThreadPoolExecutor``: leaving that block waits for every queued execution, which is what
-    made Ctrl-C wait for the whole batch. When the main thread is interrupted (``RunInterrupted``,
+    made Ctrl-C wait for the whole batch. An execution that ended because nothing answered asks ``dead``
+    (the target's :meth:`~harness.targets.base.Target.dead_dependency`): when a service died, the queue is
+    cancelled and :class:`DependencyDied` says which, within seconds instead of the executions' deadlines.
+    When the main thread is interrupted (``RunInterrupted``,
     KeyboardInterrupt) the queue is cancelled, the running ones are stopped, and the exception goes on.
     """
     stop = stop or threading.Event()
@@ -189,10 +202,26 @@ def run_executions(
             futures.append(
                 pool.submit(run_one, sfn, state_machine_arn, bucket, key, deadline_s=deadline_s, stop=stop)
             )
-        for future in futures:
-            results.append(future.result())
-            if progress:
-                progress(len(results), len(keys))
+        pending: set[Future[ExecutionResult]] = set(futures)
+        checked = time.monotonic()
+        while pending:
+            done, pending = wait(pending, timeout=DEAD_CHECK_S, return_when=FIRST_COMPLETED)
+            unanswered = False
+            for future in done:
+                results.append(future.result())
+                unanswered |= results[-1].error in NOT_ANSWERED
+                if progress:
+                    progress(len(results), len(keys))
+            # Asked when nothing answered, and every DEAD_CHECK_S anyway: a poll stuck in retries against
+            # a dead service would otherwise hide the death until its deadline.
+            if dead is not None and (unanswered or time.monotonic() - checked >= DEAD_CHECK_S):
+                checked = time.monotonic()
+                if problem := dead():
+                    raise DependencyDied(problem)
+    except DependencyDied:
+        stop.set()  # nothing to stop on a dead service: no grace wait
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
     except BaseException:
         stop.set()
         pool.shutdown(wait=False, cancel_futures=True)

@@ -9,6 +9,8 @@ each with a deadline that ends in a clear error.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import re
 import time
 from collections.abc import Callable
@@ -227,6 +229,30 @@ def _exists(call: Callable[[], Any]) -> dict[str, Any] | None:
 ENDPOINT_WAIT = {"Delay": 1, "MaxAttempts": 600}  # InService within 10 minutes, or a clear error
 
 
+def _config_differences(existing: dict[str, Any], wanted: dict[str, Any]) -> str:
+    """What of ``wanted`` an existing endpoint config does not do, in words ("" when it does it all)."""
+    have, want = existing.get("DataCaptureConfig") or {}, wanted["DataCaptureConfig"]
+    differences = []
+    if have.get("DestinationS3Uri", "").rstrip("/") != want["DestinationS3Uri"].rstrip("/"):
+        differences.append(f"captures to {have.get('DestinationS3Uri')}, not {want['DestinationS3Uri']}")
+    elif not have.get("EnableCapture"):
+        differences.append("does not capture")
+    old_variant, new_variant = (
+        (existing.get("ProductionVariants") or [{}])[0],
+        wanted["ProductionVariants"][0],
+    )
+    for key in ("ModelName", "InstanceType"):
+        if old_variant.get(key) != new_variant[key]:
+            differences.append(f"{key} {old_variant.get(key)}, not {new_variant[key]}")
+    return "; ".join(differences)
+
+
+def _digest(request: dict[str, Any]) -> str:
+    """Eight hex digits that change with everything in ``request`` but its name."""
+    body = {k: v for k, v in request.items() if k != "EndpointConfigName"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:8]
+
+
 def deploy_endpoint(
     sm: Any,
     settings: Settings,
@@ -253,8 +279,17 @@ def deploy_endpoint(
                 f"model {model} serves {url}, which does not exist; "
                 f"delete model {model} so that the next run creates it again"
             )
-    if not _exists(lambda: sm.describe_endpoint_config(EndpointConfigName=config_name)):
-        sm.create_endpoint_config(**endpoint_config_request(settings, config_name, model))
+    wanted = endpoint_config_request(settings, config_name, model)
+    existing_config = _exists(lambda: sm.describe_endpoint_config(EndpointConfigName=config_name))
+    if existing_config is not None and (differs := _config_differences(existing_config, wanted)):
+        # Reusing it would capture elsewhere than this run reads (or serve on another instance type).
+        config_name = endpoint_config_name(trained.job_name, _digest(wanted))
+        wanted["EndpointConfigName"] = config_name
+        reused = existing_config["EndpointConfigName"]
+        log(f"endpoint config {reused} differs ({differs}): using {config_name}")
+        existing_config = _exists(lambda: sm.describe_endpoint_config(EndpointConfigName=config_name))
+    if existing_config is None:
+        sm.create_endpoint_config(**wanted)
         log(f"created endpoint config {config_name}")
     endpoint = settings.endpoint_name
     current = _exists(lambda: sm.describe_endpoint(EndpointName=endpoint))

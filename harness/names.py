@@ -49,9 +49,12 @@ def model_name(job_name: str) -> str:
     return f"{job_name}-model"[:63]
 
 
-def endpoint_config_name(job_name: str) -> str:
-    """The endpoint config of a training job's model: ``<job>-config`` (63 characters at most)."""
-    return f"{job_name}-config"[:63]
+def endpoint_config_name(job_name: str, variant: str = "") -> str:
+    """The endpoint config of a training job's model: ``<job>-config`` (63 characters at most), or
+    ``<job>-config-<variant>`` when the same model is served with other settings (another capture
+    destination, another instance type): a config is immutable on AWS, so other settings need another."""
+    suffix = f"-{variant}" if variant else ""
+    return f"{job_name[: 63 - len('-config') - len(suffix)]}-config{suffix}"
 
 
 def arn_placeholder(function: str) -> str:

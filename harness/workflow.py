@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import botocore.config
+from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
+
 from harness import deploy as deploy_mod
 from harness import executions, failures, jobs, model, pipeline, teardown
 from harness.account import sagemaker_role
@@ -27,6 +30,7 @@ from harness.report import build_report
 from harness.staging import stage_dataset
 from harness.targets.base import Target
 
+_FEW_RETRIES = botocore.config.Config(retries={"mode": "standard", "max_attempts": 2})
 # How training and deployment run: the harness calls SageMaker (python), or the pipeline state machine does.
 PIPELINES = ("python", "stepfunctions")
 RUN_LOCK = "run.lock"
@@ -118,33 +122,70 @@ def run(
     stop = threading.Event()
     lock = RunLock(settings.home.expanduser().resolve() / RUN_LOCK)
     with signals_end_the_run(stop, log) as shield:
+        failed = False
         try:
             try:
                 lock.acquire(options.lock_timeout_s, stop, log)
             except LockTimeout as exc:
                 raise WorkflowError(str(exc)) from None
             _run_phases(settings, options, target, result, bars, log, stop)
+        except WorkflowError as exc:
+            failed = True
+            dead = target.dead_dependency() if _could_not_connect(exc) else None
+            if dead:  # the first cause: a service died, not the phase that noticed it
+                raise WorkflowError(f"{dead} ({exc})") from exc
+            raise
+        except BaseException:
+            failed = True
+            raise
         finally:
             shield()  # a second signal must not cut the teardown short
             try:
-                _clean_up(target, settings, result, keep, log)
+                _clean_up(target, settings, result, keep, log, after_failure=failed)
             finally:
                 lock.release()
     return result
 
 
-def _clean_up(target: Target, settings: Settings, result: RunResult, keep: bool, log: Log) -> None:
+def _could_not_connect(exc: BaseException) -> bool:
+    """Whether ``exc`` or a cause of it is a connection that nothing answered (a service may be dead)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, executions.DependencyDied | EndpointConnectionError | ConnectionClosedError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _clean_up(
+    target: Target, settings: Settings, result: RunResult, keep: bool, log: Log, after_failure: bool = False
+) -> None:
     """What the run leaves behind when it ends, normally or not: no job it started still training,
-    and no endpoint unless it is to be kept."""
+    and no endpoint unless it is to be kept. After a failure, a clean-up step that fails is logged, not
+    raised: its error must not replace the first cause (a dead emulator is not "stop training failed")."""
+    steps = []
     if result.training_started and not result.training_job:  # the run ended while its job trained
-        with _phase(result, "stop training", log):
-            if jobs.stop_training_job(target.client("sagemaker"), result.training_started):
-                log(f"stopped training job {result.training_started}")
+        steps.append(("stop training", lambda: _stop_training(target, result, log)))
     if not keep and ("endpoint" in result.phases_s or "pipeline" in result.phases_s):
-        with _phase(result, "teardown", log):
-            sm = target.client("sagemaker")
-            if teardown.delete_endpoint(sm, settings.endpoint_name):
-                log(f"deleted endpoint {settings.endpoint_name}")
+        steps.append(("teardown", lambda: _delete_endpoint(target, settings, log)))
+    for name, step in steps:
+        try:
+            with _phase(result, name, log):
+                step()
+        except WorkflowError as exc:
+            if not after_failure:
+                raise
+            log(f"[yellow]clean-up after the failure: {exc}[/]")
+
+
+def _stop_training(target: Target, result: RunResult, log: Log) -> None:
+    if jobs.stop_training_job(target.client("sagemaker"), result.training_started):
+        log(f"stopped training job {result.training_started}")
+
+
+def _delete_endpoint(target: Target, settings: Settings, log: Log) -> None:
+    if teardown.delete_endpoint(target.client("sagemaker"), settings.endpoint_name):
+        log(f"deleted endpoint {settings.endpoint_name}")
 
 
 def _run_phases(
@@ -159,9 +200,10 @@ def _run_phases(
     with _phase(result, "up", log):
         target.bring_up(console=bars.console if bars else None)
     session = target.session()
-    s3, sm, logs, sfn = (
-        target.client(s, session=session) for s in ("s3", "sagemaker", "logs", "stepfunctions")
-    )
+    s3, sm, logs = (target.client(s, session=session) for s in ("s3", "sagemaker", "logs"))
+    # Two attempts, not five: the executions ask again themselves (throttling included), and a dead
+    # service must be told from a slow one in seconds, not after botocore's back-off (up to 15 s a call).
+    sfn = target.client("stepfunctions", session=session, config=_FEW_RETRIES)
 
     with _phase(result, "stage", log):
         staged = stage_dataset(settings, options.dataset, bars=bars, target=target)
@@ -199,6 +241,7 @@ def _run_phases(
             progress=bars.steps("executions") if bars else None,
             deadline_s=options.execution_timeout_s,
             stop=stop,
+            dead=target.dead_dependency,
         )
         labels = executions.true_labels(s3, settings.bucket, settings.data_prefix)
         result.summary = executions.summarise(runs, labels)

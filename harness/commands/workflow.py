@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
 from rich.table import Table
 
 from harness import watch as watch_mod
@@ -233,7 +234,8 @@ def watch(
     from rich.live import Live
 
     settings = settings_of(ctx)
-    sfn = target_for(settings).client("stepfunctions")
+    target = target_for(settings)
+    sfn = target.client("stepfunctions")
     arns = [
         sm["stateMachineArn"]
         for page in sfn.get_paginator("list_state_machines").paginate()
@@ -257,3 +259,5 @@ def watch(
             )
     except KeyboardInterrupt:
         pass
+    except (EndpointConnectionError, ConnectionClosedError) as exc:  # nothing answers: say who died
+        raise HarnessError(f"{target.dead_dependency() or target.unreachable_hint}: {exc}") from exc

@@ -189,6 +189,12 @@ class Target:
         embedded cloud only) also removes the embedded services' logs and temp folders."""
         raise NotImplementedError
 
+    def dead_dependency(self) -> str | None:
+        """A service this target started for the run that is no longer running, in words (``None`` when
+        everything it started runs, or it starts nothing). Asked when a call could not connect, so a
+        run stops at once with "LocalStack (pid N) exited" instead of waiting out its deadlines."""
+        return None
+
     def _no_reset(self, reset: bool) -> None:
         if reset:
             raise TargetError(f"--reset is for the embedded cloud (target local), not {self.name}")

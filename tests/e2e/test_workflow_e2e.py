@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import deploy, executions, failures, faults
+from harness import deploy, executions, failures, faults, jobs
+from harness.account import sagemaker_role
 from harness.config import Settings
 from harness.targets.registry import target_for
 from tests.e2e.aws_histories import FAILED_IN_SERIALIZER, ORIGINAL_SUCCEEDED, failed_task, succeeded_task
@@ -170,6 +171,42 @@ def test_any_photo_name_is_classified(workflow: dict, name: str) -> None:
         assert result.status == "SUCCEEDED" or result.error == "ThresholdConfidenceNotMet", result
     finally:
         s3.delete_object(Bucket=settings.bucket, Key=key)
+
+
+def test_a_reused_endpoint_captures_where_this_run_reads(workflow: dict) -> None:
+    """Issue 24: reusing an endpoint whose config captured elsewhere left the report waiting for capture
+    that went to another place. An endpoint config is immutable (AWS's UpdateEndpoint takes a new config:
+    API reference, UpdateEndpoint), so another capture destination is another config, and the endpoint is
+    updated to it; the same settings again reuse that config."""
+    settings = workflow["settings"]
+    target = target_for(settings)
+    sm = target.client("sagemaker")
+    endpoint = sm.describe_endpoint(EndpointName=settings.endpoint_name)
+    original = endpoint["EndpointConfigName"]
+    model_name = sm.describe_endpoint_config(EndpointConfigName=original)["ProductionVariants"][0][
+        "ModelName"
+    ]
+    job = model_name.removesuffix("-model")
+    artifact = sm.describe_training_job(TrainingJobName=job)["ModelArtifacts"]["S3ModelArtifacts"]
+    trained = jobs.TrainedModel(job, artifact, reused=True)
+    role = sagemaker_role(target)
+    elsewhere = settings.replace(capture_prefix="other-capture")
+    logged: list[str] = []
+    try:
+        jobs.deploy_endpoint(sm, elsewhere, trained, role, log=logged.append)
+        config = sm.describe_endpoint(EndpointName=settings.endpoint_name)["EndpointConfigName"]
+        assert config != original and config.startswith(f"{job}-config-")
+        capture = sm.describe_endpoint_config(EndpointConfigName=config)["DataCaptureConfig"]
+        assert capture["DestinationS3Uri"] == f"s3://{settings.bucket}/other-capture"
+        assert any(
+            f"captures to {settings.capture_uri}, not s3://{settings.bucket}/other-capture" in m
+            for m in logged
+        )
+        jobs.deploy_endpoint(sm, elsewhere, trained, role)
+        assert sm.describe_endpoint(EndpointName=settings.endpoint_name)["EndpointConfigName"] == config
+    finally:
+        jobs.deploy_endpoint(sm, settings, trained, role)
+    assert sm.describe_endpoint(EndpointName=settings.endpoint_name)["EndpointConfigName"] == original
 
 
 def _original(settings: Settings, definition: str) -> str:

@@ -89,6 +89,9 @@ def test_config_shows_layered_settings(tmp_path: Path, monkeypatch) -> None:
 def test_config_prints_toml_that_reads_back_as_the_same_settings(tmp_path: Path, monkeypatch) -> None:
     """`harness config > harness.toml` pins the settings: paths, booleans, quotes and all."""
     monkeypatch.chdir(tmp_path)
+    for key in list(os.environ):  # tox sets HARNESS_LAMBDA_MAX_ENVIRONMENTS; only this test's count here
+        if key.startswith("HARNESS_"):
+            monkeypatch.delenv(key)
     monkeypatch.setenv("HARNESS_LAMBDA_VERSION_FALLBACK", "true")
     monkeypatch.setenv("HARNESS_TRAINING_IMAGE", 'repo/"quoted"\\image:1')
     monkeypatch.setenv("HARNESS_HOME", str(tmp_path / "a home"))
@@ -99,9 +102,8 @@ def test_config_prints_toml_that_reads_back_as_the_same_settings(tmp_path: Path,
     assert parsed["home"] == str(tmp_path / "a home")
     printed = load_settings(environ={})  # defaults, to compare against
     (tmp_path / "pinned.toml").write_text(result.output)
-    for key in list(os.environ):
-        if key.startswith("HARNESS_"):
-            monkeypatch.delenv(key)
+    for key in ("HARNESS_LAMBDA_VERSION_FALLBACK", "HARNESS_TRAINING_IMAGE", "HARNESS_HOME"):
+        monkeypatch.delenv(key)
     reread = load_settings(config_file=tmp_path / "pinned.toml", environ={})
     expected = load_settings(
         environ={

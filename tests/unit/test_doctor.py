@@ -18,6 +18,7 @@ from harness.embedded.process import free_ports
 from harness.main import app
 from harness.targets import aws as aws_target
 from harness.targets.registry import target_for
+from localstack_plugin import sandbox
 
 runner = CliRunner()
 
@@ -186,3 +187,21 @@ def test_doctor_on_local_targets_reports_the_clouds_health(tmp_path: Path, monke
     assert checks["localstack"]["status"] == "fail" and "harness compose up" in checks["localstack"]["hint"]
     assert checks["training image"]["status"] == "fail"  # the built-in image cannot run under compose
     assert "3 check(s) failed" in compose.output
+
+
+def test_doctor_says_which_lambda_isolation_functions_get_and_why(tmp_path: Path, monkeypatch) -> None:
+    """Issue 20: `harness doctor` reports the isolation (the executor's own probe) and, for the fallback,
+    which guarantees are missing and how to get them."""
+    ls, sm = free_ports(2)
+    monkeypatch.setenv("HARNESS_LOCALSTACK_PORT", str(ls))
+    monkeypatch.setenv("HARNESS_SAGEMAKER_PORT", str(sm))
+    default = runner.invoke(app, ["--home", str(tmp_path), "doctor", "--json"])
+    isolation = {c["name"]: c for c in json.loads(default.stdout)["checks"]}["lambda isolation"]
+    probed = sandbox.isolation_for("namespace")
+    assert isolation["status"] == ("ok" if probed.mode == "namespace" else "warn")
+    assert isolation["detail"].startswith(probed.mode)
+    monkeypatch.setenv("HARNESS_LAMBDA_TMP_ISOLATION", "dir")
+    chosen = runner.invoke(app, ["--home", str(tmp_path), "doctor", "--json"])
+    isolation = {c["name"]: c for c in json.loads(chosen.stdout)["checks"]}["lambda isolation"]
+    assert isolation["status"] == "warn" and "lambda_tmp_isolation = 'dir'" in isolation["detail"]
+    assert "a private /tmp" in isolation["detail"] and "HARNESS_LAMBDA_TMP_ISOLATION" in isolation["hint"]

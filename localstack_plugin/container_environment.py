@@ -28,7 +28,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .environment import DROPPED_ENV, INIT_TIMEOUT_S, ExecutionProcess, FunctionSpec, _Output
+from .environment import AWS_RUNTIME_ENV, DROPPED_ENV, INIT_TIMEOUT_S, ExecutionProcess, FunctionSpec, _Output
+from .lambda_bootstrap import RLIMITS
 from .runtime_api import RuntimeApi
 
 TASK_ROOT = "/var/task"
@@ -36,6 +37,8 @@ LAYER_ROOT = "/opt"
 SANDBOX_USER = "993:990"
 TMP_SIZE_MB = 512
 LABEL_PREFIX = "scones-lambda"
+# AWS's ulimits (the local executor's RLIMITS), in docker's names: nofile (1024, 1024), memlock.
+CONTAINER_ULIMITS = {name.removeprefix("RLIMIT_").lower(): limits for name, limits in RLIMITS.items()}
 _SETTLE_MIN_S = 0.06
 _SETTLE_IDLE_S = 0.03
 _SETTLE_MAX_S = 0.3
@@ -202,20 +205,17 @@ class ExecutionContainer(ExecutionProcess):
         self._api = api
         port = api.address.rsplit(":", 1)[1]
         env = {k: v for k, v in spec.env.items() if k not in DROPPED_ENV}
+        # AWS's runtime variables (the local executor's AWS_RUNTIME_ENV), but PATH and PYTHONPATH: the
+        # runtime image keeps Python and awslambdaric where Debian's python image has them, so the code
+        # and layers are on PYTHONPATH rather than found through /var/runtime (docs/parity.md).
+        env.update({k: v for k, v in AWS_RUNTIME_ENV.items() if k not in ("PATH", "PYTHONPATH")})
         env.update(
             {
                 "AWS_LAMBDA_RUNTIME_API": f"{self._runtime_host}:{port}",
-                "LAMBDA_RUNTIME_DIR": "/var/runtime",
-                "PYTHONNOUSERSITE": "1",
-                "LANG": "en_US.UTF-8",
-                "TZ": ":UTC",
-                "LAMBDA_TASK_ROOT": TASK_ROOT,
                 "PYTHONPATH": ":".join(
                     (TASK_ROOT, f"{LAYER_ROOT}/python/lib/python3.11/site-packages", f"{LAYER_ROOT}/python")
                 ),
-                "PYTHONUNBUFFERED": "1",
-                "PYTHONDONTWRITEBYTECODE": "1",
-                "HOME": "/tmp",
+                "PYTHONUNBUFFERED": "1",  # the tty's output must reach the log as it is written
             }
         )
         started = time.perf_counter()
@@ -229,7 +229,7 @@ class ExecutionContainer(ExecutionProcess):
         self._init_ms = (time.perf_counter() - started) * 1000
 
     def _create(self, env: dict[str, str]) -> ContainerProcess:
-        from docker.types import Mount
+        from docker.types import Mount, Ulimit
 
         name = f"{self._name_prefix}-{uuid.uuid4().hex[:8]}"
         try:
@@ -245,6 +245,7 @@ class ExecutionContainer(ExecutionProcess):
                 read_only=True,
                 tmpfs={"/tmp": f"size={self.spec.ephemeral_mb or TMP_SIZE_MB}m,mode=1777"},
                 mounts=[Mount(path, None, type="volume", no_copy=True) for path in (TASK_ROOT, LAYER_ROOT)],
+                ulimits=[Ulimit(name=n, soft=v[0], hard=v[1]) for n, v in CONTAINER_ULIMITS.items()],
                 mem_limit=f"{self.spec.memory_mb}m",
                 memswap_limit=f"{self.spec.memory_mb}m",
                 tty=True,

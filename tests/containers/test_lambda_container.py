@@ -35,6 +35,9 @@ HANDLER = textwrap.dedent(
         if action == "memory":
             blob = bytearray(300 * 2**20)
             return {"allocated": len(blob)}
+        if action == "introspect":
+            import resource
+            return {"env": sorted(os.environ), "nofile": list(resource.getrlimit(resource.RLIMIT_NOFILE))}
         print("hello from", sys.executable)
         return {"python": sys.version.split()[0], "boto3": boto3.__version__, "uid": os.getuid(),
                 "files": sorted(os.listdir("/var/task")), "remaining": context.get_remaining_time_in_millis()}
@@ -102,6 +105,18 @@ def test_runs_under_the_images_runtime_with_only_its_code(environment: Execution
     assert "hello from" in outcome.logs
     assert outcome.logs.startswith("START RequestId: req-1")
     assert "REPORT RequestId: req-1" in outcome.logs
+
+
+def test_awss_variables_and_ulimits(environment: ExecutionContainer) -> None:
+    # AWS: RLIMIT_NOFILE (1024, 1024) (recorded on AWS: LocalStack's test_lambda.snapshot.json,
+    # TestLambdaBehavior::test_runtime_ulimits); PWD, SHLVL, LAMBDA_* and nothing of the host's or
+    # LocalStack's (test_lambda_common.snapshot.json, test_introspection_invoke).
+    body = json.loads(_invoke(environment, {"action": "introspect"}).payload)
+    assert body["nofile"] == [1024, 1024]
+    assert {"PWD", "SHLVL", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "LANG", "TZ"} <= set(body["env"])
+    assert not {"PYTHONDONTWRITEBYTECODE", "PYTHONNOUSERSITE", "HOME", "LOCALSTACK_HOSTNAME"} & set(
+        body["env"]
+    )
 
 
 def test_tmp_is_writable_and_the_code_is_not(environment: ExecutionContainer) -> None:

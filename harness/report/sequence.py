@@ -98,19 +98,21 @@ def mark_history(ax: Axes, frame: pd.DataFrame, gaps: list[dict[str, Any]]) -> N
             linewidth=1.6,
             label="endpoint config changed" if i == 0 else None,
         )
-    top = ax.get_ylim()[1]
     for i, gap in enumerate(gaps):
         x = gap["after"] + 0.5
         ax.axvline(x, color=GAP_COLOUR, linestyle=":", linewidth=1.4, label="idle gap" if i == 0 else None)
+        # Near the bottom, on white, above the points: confidences crowd the top of the axes.
         ax.annotate(
             f"idle {duration_text(gap['seconds'])}",
-            (x, top),
-            xytext=(3, -3),
-            textcoords="offset points",
+            (x, 0.03),
+            xycoords=("data", "axes fraction"),
             rotation=90,
-            va="top",
+            ha="center",
+            va="bottom",
             fontsize=8,
             color="#495057",
+            zorder=6,
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none"},
         )
     starts = [0] + [gap["after"] + 1 for gap in gaps]
     step = max(1, int(np.ceil(len(starts) / _MAX_TIME_LABELS)))

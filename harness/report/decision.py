@@ -43,7 +43,9 @@ def threshold_tradeoff(data: Any, size: tuple[int, int], heading: str) -> bytes:
         accuracy = [np.nan if v is None else v for v in curve["accuracy_of_passed"]]
         ax.plot(fine, accuracy, color=LINE_COLOUR, linewidth=2.2, label="accuracy of passed (known labels)")
     today = metrics.tradeoff_at(frame, [threshold])
-    ax.axvline(threshold, color=THRESHOLD_COLOUR, linestyle="--", linewidth=1.5, label=f"today: {threshold:g}")
+    ax.axvline(
+        threshold, color=THRESHOLD_COLOUR, linestyle="--", linewidth=1.5, label=f"today: {threshold:g}"
+    )
     rate, acc = today["pass_rate"][0], today["accuracy_of_passed"][0]
     ax.scatter([threshold], [rate], color=PASS_COLOUR, s=60, zorder=5, edgecolor="white")
     note = f"at {threshold:g}: {_pct(rate)} pass"

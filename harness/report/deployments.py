@@ -66,9 +66,7 @@ def _pages(sm: Any, operation: str, key: str, **params: Any) -> list[dict[str, A
     return items
 
 
-def load_history(
-    sm: Any, endpoint: str, destination: str, first: datetime, last: datetime
-) -> History:
+def load_history(sm: Any, endpoint: str, destination: str, first: datetime, last: datetime) -> History:
     """Configs capturing to ``destination`` that may have served between ``first`` and ``last``.
 
     Never raises for an unreachable or refusing SageMaker: the report then shows no model marking
@@ -109,7 +107,9 @@ def _load(sm: Any, endpoint: str, destination: str, first: datetime, last: datet
     if not changes:
         return History(
             endpoint_modified=modified,
-            problem=f"no endpoint config capturing to {destination} was found, so which model served is unknown",
+            problem=(
+                f"no endpoint config capturing to {destination} was found, so which model served is unknown"
+            ),
         )
     return History(changes=changes, endpoint_modified=modified)
 
@@ -133,7 +133,7 @@ def history_loader(target: Any) -> Callable[[str, str, datetime, datetime], Hist
     """A loader over the target's SageMaker client; a target without one gets a History naming that."""
     try:
         sm = target.client("sagemaker")
-    except Exception as exc:  # noqa: BLE001 - any failure to make a client only means "no history"
+    except Exception as exc:
         problem = f"no SageMaker client for the target ({exc})"
         return lambda *_args: History(problem=problem)
     return lambda endpoint, destination, first, last: load_history(sm, endpoint, destination, first, last)

@@ -161,7 +161,7 @@ def summary_figures(
         "threshold_tradeoff": metrics.threshold_tradeoff(frame, threshold, n_classes) if records else None,
         "idle_gap_seconds": metrics.idle_gap_seconds(frame),
         "idle_gaps": metrics.idle_gaps(frame),
-        "endpoint_configs": metrics.by_config(frame, history),
+        "endpoint_configs": metrics.by_config(frame, history, names),
         "config_changes": [
             {"endpoint_config": c.config, "created": _iso(pd.Timestamp(c.created)), "models": c.models}
             for c in history.changes

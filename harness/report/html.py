@@ -157,7 +157,14 @@ def _configs_section(f: Mapping[str, Any]) -> list[str]:
         ]
         for row in f["endpoint_configs"]
     ]
-    headers = ["Endpoint config", "Model", "Variant", "Config created", "First to last inference", "Inferences"]
+    headers = [
+        "Endpoint config",
+        "Model",
+        "Variant",
+        "Config created",
+        "First to last inference",
+        "Inferences",
+    ]
     headers += ["Distinct images", "Pass rate", "Accuracy"]
     changed = len(f["endpoint_configs"]) > 1
     lead = "The endpoint changed model during this capture." if changed else ""
@@ -183,4 +190,22 @@ def _per_class_section(f: Mapping[str, Any]) -> list[str]:
         for row in f["per_class"]
     ]
     headers = ["Class", "Labelled (true)", "Predicted", "Right", "Precision", "Recall"]
+    configs = f["endpoint_configs"]
+    if len(configs) > 1:  # the same figures for each model the endpoint served
+        headers = ["Endpoint config", *headers]
+        rows = [["all", *row] for row in rows]
+        for config in configs:
+            rows += [
+                [
+                    config["endpoint_config"],
+                    row["class"],
+                    str(row["support"]),
+                    str(row["predicted"]),
+                    str(row["true_positives"]),
+                    _pct(row["precision"]),
+                    _pct(row["recall"]),
+                ]
+                for row in config["per_class"]
+                if row["support"] or row["predicted"]
+            ]
     return ["<h2>Per class (inferences with a known label)</h2>", _table(headers, rows)]

@@ -48,7 +48,7 @@ def threshold_grid(frame: pd.DataFrame, n_classes: int) -> np.ndarray:
     """Thresholds from just below the lowest top confidence (never above chance) to 1, every 0.01."""
     lowest = min(float(frame["top_confidence"].min()), 1.0 / max(n_classes, 1))
     start = int(np.floor(lowest / TRADEOFF_STEP))
-    return np.round(np.arange(start, int(round(1 / TRADEOFF_STEP)) + 1) * TRADEOFF_STEP, 10)
+    return np.round(np.arange(start, round(1 / TRADEOFF_STEP) + 1) * TRADEOFF_STEP, 10)
 
 
 def tradeoff_at(frame: pd.DataFrame, thresholds: Sequence[float]) -> dict[str, list[Any]]:
@@ -129,8 +129,9 @@ def iso(ts: pd.Timestamp) -> str:
     return ts.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z"
 
 
-def by_config(frame: pd.DataFrame, history: Any) -> list[dict[str, Any]]:
-    """One row per endpoint config that served (in order of first inference)."""
+def by_config(frame: pd.DataFrame, history: Any, names: Sequence[str]) -> list[dict[str, Any]]:
+    """One row per endpoint config that served (in order of first inference), with its own per-class
+    figures: a redeployed model is judged on its own answers, not mixed with its predecessor's."""
     rows = []
     created = {change.config: change for change in history.changes}
     for config, part in frame.groupby("endpoint_config", sort=False):
@@ -150,6 +151,7 @@ def by_config(frame: pd.DataFrame, history: Any) -> list[dict[str, Any]]:
                 "pass_rate": _ratio(int(part["passed"].sum()), len(part)),
                 "labelled": len(known),
                 "accuracy": _ratio(int(known["correct"].sum()), len(known)),
+                "per_class": per_class(part, names),
             }
         )
     return rows

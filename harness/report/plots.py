@@ -23,14 +23,15 @@ from harness.report.style import (
     PASS_COLOUR,
     confidence_floor,
     count,
+    figure,
     legend,
     png,
     style,
     threshold_line,
     time_span_text,
     title,
-    figure,
 )
+
 
 def _figure(name: str) -> Figure:
     return figure(PLOT_BY_NAME[name].size)

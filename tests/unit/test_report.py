@@ -115,6 +115,25 @@ def tradeoff_expected() -> dict:
 
 
 TRADEOFF = tradeoff_expected()
+# Labelled (true, predicted): (0,0) (0,1) (1,1) (1,0) (0,0).
+PER_CLASS = [
+    {
+        "class": "bicycle",
+        "support": 3,
+        "predicted": 3,
+        "true_positives": 2,
+        "precision": 2 / 3,
+        "recall": 2 / 3,
+    },
+    {
+        "class": "motorcycle",
+        "support": 2,
+        "predicted": 2,
+        "true_positives": 1,
+        "precision": 0.5,
+        "recall": 0.5,
+    },
+]
 EXPECTED = {
     "endpoint": ENDPOINT,
     "capture_uri": f"s3://{BUCKET}/data_capture/{ENDPOINT}/",
@@ -147,10 +166,7 @@ EXPECTED = {
     "distinct_labelled_images": 4,
     "repeated_inferences": 1,
     # Labelled (true, predicted): (0,0) (0,1) (1,1) (1,0) (0,0).
-    "per_class": [
-        {"class": "bicycle", "support": 3, "predicted": 3, "true_positives": 2, "precision": 2 / 3, "recall": 2 / 3},
-        {"class": "motorcycle", "support": 2, "predicted": 2, "true_positives": 1, "precision": 0.5, "recall": 0.5},
-    ],
+    "per_class": PER_CLASS,
     "threshold_tradeoff": TRADEOFF,
     # Steps 1.5, 0.5, 947, 1 and 4499 s: median 1.5 s, so the floor of 30 s separates bursts.
     "idle_gap_seconds": 30.0,
@@ -173,11 +189,13 @@ EXPECTED = {
             "pass_rate": 4 / 6,
             "labelled": 5,
             "accuracy": 0.6,
+            "per_class": PER_CLASS,
         }
     ],
     "config_changes": [],
     "model_attribution": (
-        f"no endpoint config capturing to s3://{BUCKET}/data_capture was found, so which model served is unknown"
+        f"no endpoint config capturing to s3://{BUCKET}/data_capture was found, "
+        "so which model served is unknown"
     ),
 }
 MEAN_TOP = (0.953125 + 0.75 + 0.9375 + 0.875 + 0.96875 + 0.9921875) / 6

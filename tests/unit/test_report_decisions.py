@@ -36,7 +36,12 @@ def create_config(sm, name: str, model: str, destination: str) -> dt.datetime:
     sm.create_endpoint_config(
         EndpointConfigName=name,
         ProductionVariants=[
-            {"VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": model,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
         ],
         DataCaptureConfig={
             "EnableCapture": True,
@@ -61,7 +66,8 @@ def two_model_run(s3) -> tuple[dt.datetime, dt.datetime]:
     create_config(sm, "elsewhere", "m-x", f"s3://{BUCKET}/other_capture")  # not this capture: ignored
     time.sleep(1.1)  # CreationTime has millisecond precision; keep the two apart and ordered
     created_b = create_config(sm, "cfg-b", "m-b", destination + "/")  # a trailing slash is the same place
-    # moto has no UpdateEndpoint; recreating the endpoint leaves DescribeEndpoint naming cfg-b as an update would.
+    # moto has no UpdateEndpoint; recreating the endpoint leaves DescribeEndpoint naming cfg-b, as an
+    # update would.
     sm.delete_endpoint(EndpointName=ENDPOINT)
     sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="cfg-b")
     assert created_a < created_b
@@ -69,12 +75,22 @@ def two_model_run(s3) -> tuple[dt.datetime, dt.datetime]:
     burst_a = [first + dt.timedelta(milliseconds=100 * i) for i in range(3)]
     burst_b = [created_b + dt.timedelta(minutes=5, milliseconds=100 * i) for i in range(3)]
     names = ["bicycle_a", "motorcycle_c", "bicycle_a"]
-    lines = [capture_line(img(n), [0.96, 0.04] if n.startswith("b") else [0.6, 0.4], stamp(t)) for n, t in zip(names, burst_a, strict=True)]
+    lines = [
+        capture_line(img(n), [0.96, 0.04] if n.startswith("b") else [0.6, 0.4], stamp(t))
+        for n, t in zip(names, burst_a, strict=True)
+    ]
     # Model b is better on motorcycles: right and confident on the same images.
-    lines += [capture_line(img(n), [0.97, 0.03] if n.startswith("b") else [0.01, 0.99], stamp(t)) for n, t in zip(names, burst_b, strict=True)]
+    lines += [
+        capture_line(img(n), [0.97, 0.03] if n.startswith("b") else [0.01, 0.99], stamp(t))
+        for n, t in zip(names, burst_b, strict=True)
+    ]
     hour = f"data_capture/{ENDPOINT}/AllTraffic/{first:%Y/%m/%d/%H}"
     s3.put_object(Bucket=BUCKET, Key=f"{hour}/a.jsonl", Body="\n".join(lines[:3]) + "\n")
-    s3.put_object(Bucket=BUCKET, Key=f"data_capture/{ENDPOINT}/AllTraffic/{burst_b[0]:%Y/%m/%d/%H}/b.jsonl", Body="\n".join(lines[3:]))
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=f"data_capture/{ENDPOINT}/AllTraffic/{burst_b[0]:%Y/%m/%d/%H}/b.jsonl",
+        Body="\n".join(lines[3:]),
+    )
     return created_a, created_b
 
 
@@ -94,6 +110,9 @@ def test_each_inference_is_marked_with_the_config_and_model_that_served(aws, set
     assert (rows["cfg-a"]["accuracy"], rows["cfg-b"]["accuracy"]) == (2 / 3, 1.0)
     assert (rows["cfg-a"]["pass_rate"], rows["cfg-b"]["pass_rate"]) == (2 / 3, 1.0)
     assert (rows["cfg-a"]["distinct_images"], rows["cfg-a"]["inferences"]) == (2, 3)
+    # Per class, per model: a never says motorcycle (precision undefined, recall 0); b is right on both.
+    pr = {c: [(r["precision"], r["recall"]) for r in rows[c]["per_class"]] for c in rows}
+    assert pr == {"cfg-a": [(2 / 3, 1.0), (None, 0.0)], "cfg-b": [(1.0, 1.0), (1.0, 1.0)]}
     assert f["model_attribution"].startswith("Capture lines do not name the model")
     html = result.html_path.read_text()
     for shown in ("Which model served", "cfg-a", "cfg-b (current)", "m-b", "The endpoint changed model"):
@@ -107,10 +126,14 @@ def test_attribution_follows_creation_time() -> None:
     history = History(
         changes=[
             ConfigChange("old", t.to_pydatetime(), {"AllTraffic": "m-old"}),
-            ConfigChange("new", (t + pd.Timedelta(minutes=10)).to_pydatetime(), {"AllTraffic": "m-new", "B": "m-b"}),
+            ConfigChange(
+                "new", (t + pd.Timedelta(minutes=10)).to_pydatetime(), {"AllTraffic": "m-new", "B": "m-b"}
+            ),
         ]
     )
-    times = pd.Series([t - pd.Timedelta(seconds=1), t, t + pd.Timedelta(minutes=9), t + pd.Timedelta(minutes=10)])
+    times = pd.Series(
+        [t - pd.Timedelta(seconds=1), t, t + pd.Timedelta(minutes=9), t + pd.Timedelta(minutes=10)]
+    )
     configs, models = served_by(times, pd.Series(["AllTraffic", "AllTraffic", "AllTraffic", "B"]), history)
     assert configs == ["unknown", "old", "old", "new"]  # before any known config: not guessed
     assert models == ["unknown", "m-old", "m-old", "m-b"]  # the variant's own model
@@ -129,7 +152,13 @@ def test_tradeoff_at_known_thresholds(aws, settings) -> None:
     capture(aws)
     result = build_report(settings, TARGET)
     curve = result.figures["threshold_tradeoff"]
-    at = dict(zip(curve["thresholds"], zip(curve["pass_rate"], curve["accuracy_of_passed"], strict=True), strict=True))
+    at = dict(
+        zip(
+            curve["thresholds"],
+            zip(curve["pass_rate"], curve["accuracy_of_passed"], strict=True),
+            strict=True,
+        )
+    )
     # Passing at 0.80: .953 (right) .9375 (right) .875 (wrong) .96875 (no label) .992 (right).
     assert at[0.8] == (5 / 6, 3 / 4)
     assert at[0.95] == (3 / 6, 1.0)  # .953, .96875, .992
@@ -165,8 +194,13 @@ def test_distinct_images_count_a_re_encoded_image_once(aws, settings) -> None:
     again = io.BytesIO()
     Image.open(io.BytesIO(data)).save(again, format="PNG", compress_level=0)  # same pixels, other bytes
     assert again.getvalue() != data
-    lines = [capture_line(data, [0.9, 0.1], "2025-10-04T08:00:00Z"), capture_line(again.getvalue(), [0.9, 0.1], "2025-10-04T08:00:01Z")]
-    aws.put_object(Bucket=BUCKET, Key=f"data_capture/{ENDPOINT}/AllTraffic/2025/10/04/08/x.jsonl", Body="\n".join(lines))
+    lines = [
+        capture_line(data, [0.9, 0.1], "2025-10-04T08:00:00Z"),
+        capture_line(again.getvalue(), [0.9, 0.1], "2025-10-04T08:00:01Z"),
+    ]
+    aws.put_object(
+        Bucket=BUCKET, Key=f"data_capture/{ENDPOINT}/AllTraffic/2025/10/04/08/x.jsonl", Body="\n".join(lines)
+    )
     f = build_report(settings, TARGET).figures
     assert (f["records"], f["distinct_images"], f["repeated_inferences"]) == (2, 1, 1)
 
@@ -176,7 +210,9 @@ def test_two_model_report_renders(aws, settings, tmp_path: Path) -> None:
     two_model_run(aws)
     out = tmp_path / "two"
     result = build_report(settings, TARGET, out)
-    assert {"threshold_tradeoff", "per_class", "confidence_over_time", "rolling_confidence"} <= set(result.plots)
+    assert {"threshold_tradeoff", "per_class", "confidence_over_time", "rolling_confidence"} <= set(
+        result.plots
+    )
     for name in result.plots:
         with Image.open(out / f"{name}.png") as image:
             assert image.format == "PNG"

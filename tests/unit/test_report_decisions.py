@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.axes import Axes
 from PIL import Image
 
 from harness.report import build_report
@@ -164,6 +165,7 @@ def test_tradeoff_at_known_thresholds(aws, settings) -> None:
     assert at[0.95] == (3 / 6, 1.0)  # .953, .96875, .992
     assert at[1.0] == (0.0, None)  # nothing passes: accuracy undefined, not 0
     assert at[0.5] == (1.0, 3 / 5)
+    assert at[0.75] == (1.0, 3 / 5)  # a confidence equal to the threshold passes, as in the workflow
     assert curve["today"]["accuracy_of_passed"] == 1.0 and curve["today"]["threshold"] == 0.93
     assert tradeoff_at(result.frame, [0.93])["pass_rate"] == [result.figures["pass_rate"]]
 
@@ -216,3 +218,25 @@ def test_two_model_report_renders(aws, settings, tmp_path: Path) -> None:
     for name in result.plots:
         with Image.open(out / f"{name}.png") as image:
             assert image.format == "PNG"
+
+
+def test_the_drawn_rolling_line_is_the_broken_one(aws, settings, monkeypatch) -> None:
+    """What the rolling plot draws, not only what the helper computes: NaN (a break) at each idle gap."""
+    stage(aws)
+    capture(aws)
+    drawn: list[tuple[np.ndarray, np.ndarray]] = []
+    original = Axes.plot
+
+    def spy(self, *args, **kwargs):
+        drawn.append((np.asarray(args[0], float), np.asarray(args[1], float)))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "plot", spy)
+    plots = build_report(settings, TARGET, render=True).plots
+    assert "rolling_confidence" in plots
+    lines = [
+        (x, y) for x, y in drawn if len(x) == 8
+    ]  # 6 points and 2 breaks; the trade-off curves are longer
+    assert len(lines) == 1
+    x, y = lines[0]
+    assert list(x[np.isnan(y)]) == [2.5, 4.5]

@@ -18,11 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from botocore.exceptions import ClientError
 from matplotlib.axes import Axes
 from PIL import Image
 
 from harness.report import build_report
-from harness.report.deployments import ConfigChange, History, served_by
+from harness.report.deployments import ConfigChange, History, load_history, served_by
 from harness.report.metrics import idle_gaps, segment_ids, tradeoff_at
 from harness.report.sequence import broken_rolling
 from tests.support.capture import capture_line
@@ -240,3 +241,20 @@ def test_the_drawn_rolling_line_is_the_broken_one(aws, settings, monkeypatch) ->
     assert len(lines) == 1
     x, y = lines[0]
     assert list(x[np.isnan(y)]) == [2.5, 4.5]
+
+
+def test_a_refused_config_history_is_named_not_raised() -> None:
+    """A role without sagemaker:ListEndpointConfigs still gets its report, and the report says why the
+    model marking is missing (AccessDeniedException: the error code IAM denials carry, AWS API reference
+    "Common Errors")."""
+
+    class Refusing:
+        def describe_endpoint(self, **_kwargs):
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}, "DescribeEndpoint"
+            )
+
+    t = dt.datetime(2025, 10, 4, tzinfo=dt.UTC)
+    history = load_history(Refusing(), "ep", "s3://b/data_capture", t, t)
+    assert history.changes == []
+    assert "could not be read" in history.problem and "AccessDeniedException" in history.problem

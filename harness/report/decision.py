@@ -42,6 +42,28 @@ def threshold_tradeoff(data: Any, size: tuple[int, int], heading: str) -> bytes:
     if labelled:
         accuracy = [np.nan if v is None else v for v in curve["accuracy_of_passed"]]
         ax.plot(fine, accuracy, color=LINE_COLOUR, linewidth=2.2, label="accuracy of passed (known labels)")
+    configs = frame["endpoint_config"].unique()
+    if len(configs) > 1:  # the model serving now decides the threshold: its own curves, dashed
+        latest = frame[frame["endpoint_config"] == configs[-1]]
+        own = metrics.tradeoff_at(latest, fine)
+        ax.plot(
+            fine,
+            own["pass_rate"],
+            color=PASS_COLOUR,
+            linestyle="--",
+            linewidth=1.4,
+            label=f"pass rate, {configs[-1]} only",
+        )
+        if latest["true_class"].notna().any():
+            own_accuracy = [np.nan if v is None else v for v in own["accuracy_of_passed"]]
+            ax.plot(
+                fine,
+                own_accuracy,
+                color=LINE_COLOUR,
+                linestyle="--",
+                linewidth=1.4,
+                label=f"accuracy, {configs[-1]} only",
+            )
     today = metrics.tradeoff_at(frame, [threshold])
     ax.axvline(
         threshold, color=THRESHOLD_COLOUR, linestyle="--", linewidth=1.5, label=f"today: {threshold:g}"

@@ -154,6 +154,7 @@ def _configs_section(f: Mapping[str, Any]) -> list[str]:
             str(row["distinct_images"]),
             _pct(row["pass_rate"]),
             _pct(row["accuracy"]) + (f" of {row['labelled']}" if row["labelled"] else ""),
+            _pct(row["accuracy_of_passed"]),
         ]
         for row in f["endpoint_configs"]
     ]
@@ -165,7 +166,7 @@ def _configs_section(f: Mapping[str, Any]) -> list[str]:
         "First to last inference",
         "Inferences",
     ]
-    headers += ["Distinct images", "Pass rate", "Accuracy"]
+    headers += ["Distinct images", "Pass rate", "Accuracy", "Accuracy of passed"]
     changed = len(f["endpoint_configs"]) > 1
     lead = "The endpoint changed model during this capture." if changed else ""
     return [

@@ -136,6 +136,7 @@ def by_config(frame: pd.DataFrame, history: Any, names: Sequence[str]) -> list[d
     created = {change.config: change for change in history.changes}
     for config, part in frame.groupby("endpoint_config", sort=False):
         known = part[part["true_class"].notna()]
+        known_passed = known[known["passed"]]
         change = created.get(str(config))
         rows.append(
             {
@@ -151,6 +152,8 @@ def by_config(frame: pd.DataFrame, history: Any, names: Sequence[str]) -> list[d
                 "pass_rate": _ratio(int(part["passed"].sum()), len(part)),
                 "labelled": len(known),
                 "accuracy": _ratio(int(known["correct"].sum()), len(known)),
+                # At today's threshold: what the workflow passed on from this model.
+                "accuracy_of_passed": _ratio(int(known_passed["correct"].sum()), len(known_passed)),
                 "per_class": per_class(part, names),
             }
         )

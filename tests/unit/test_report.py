@@ -189,6 +189,7 @@ EXPECTED = {
             "pass_rate": 4 / 6,
             "labelled": 5,
             "accuracy": 0.6,
+            "accuracy_of_passed": 1.0,
             "per_class": PER_CLASS,
         }
     ],

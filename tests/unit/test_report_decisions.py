@@ -111,6 +111,7 @@ def test_each_inference_is_marked_with_the_config_and_model_that_served(aws, set
     # Each model's own figures, not a mix: a calls the motorcycle a bicycle (unsure), b is right on all 3.
     assert (rows["cfg-a"]["accuracy"], rows["cfg-b"]["accuracy"]) == (2 / 3, 1.0)
     assert (rows["cfg-a"]["pass_rate"], rows["cfg-b"]["pass_rate"]) == (2 / 3, 1.0)
+    assert (rows["cfg-a"]["accuracy_of_passed"], rows["cfg-b"]["accuracy_of_passed"]) == (1.0, 1.0)
     assert (rows["cfg-a"]["distinct_images"], rows["cfg-a"]["inferences"]) == (2, 3)
     # Per class, per model: a never says motorcycle (precision undefined, recall 0); b is right on both.
     pr = {c: [(r["precision"], r["recall"]) for r in rows[c]["per_class"]] for c in rows}

@@ -6,7 +6,9 @@ yyyy/mm/dd/hh/`` (AWS docs, "Capture data from real-time endpoint"; the emulator
 with no endpoint config or model name. Nor does SageMaker keep an endpoint's config history
 (DescribeEndpoint names only the current config). So the history is rebuilt from the account's
 endpoint configs: those whose ``DataCaptureConfig`` writes to the capture destination the report
-reads, taken in ``CreationTime`` order (ListEndpointConfigs / DescribeEndpointConfig). Each
+reads and that no other endpoint is serving now (ListEndpoints / DescribeEndpoint: endpoints sharing a
+capture destination write under their own names, so their configs are not this one's), taken in
+``CreationTime`` order (ListEndpointConfigs / DescribeEndpointConfig). Each
 inference is attributed to the newest such config created at or before it. A config is created
 before the endpoint is updated to it, so inferences made while an update was under way can be
 attributed to the new config although the old one answered: the report says so beside the figures.
@@ -26,9 +28,10 @@ from harness.aws_errors import is_not_found
 
 METHOD = (
     "Capture lines do not name the model that answered; each inference is attributed to the newest "
-    "endpoint config writing to this capture destination that was created at or before it "
-    "(ListEndpointConfigs, DescribeEndpointConfig CreationTime). Inferences made while an UpdateEndpoint "
-    "was still under way may be attributed to the new config although the old one answered."
+    "endpoint config writing to this capture destination, and not serving another endpoint, that was "
+    "created at or before it (ListEndpointConfigs, DescribeEndpointConfig CreationTime). Inferences "
+    "made while an UpdateEndpoint was still under way may be attributed to the new config although "
+    "the old one answered."
 )
 UNKNOWN = "unknown"
 
@@ -87,6 +90,7 @@ def _load(sm: Any, endpoint: str, destination: str, first: datetime, last: datet
     except ClientError as exc:
         if not is_not_found(exc) and "Could not find endpoint" not in str(exc):
             raise
+    others = _configs_of_other_endpoints(sm, endpoint) - {current}
     listed = sorted(
         _pages(sm, "list_endpoint_configs", "EndpointConfigs"), key=lambda c: c["CreationTime"], reverse=True
     )
@@ -94,6 +98,8 @@ def _load(sm: Any, endpoint: str, destination: str, first: datetime, last: datet
     for summary in listed:
         if summary["CreationTime"] > last and summary["EndpointConfigName"] != current:
             continue  # created after the last inference: it served none of them
+        if summary["EndpointConfigName"] in others:
+            continue  # another endpoint's config (a config that served here earlier may be reused: rare)
         config = sm.describe_endpoint_config(EndpointConfigName=summary["EndpointConfigName"])
         capture = config.get("DataCaptureConfig") or {}
         if _destination(capture.get("DestinationS3Uri", "")) != destination:
@@ -112,6 +118,19 @@ def _load(sm: Any, endpoint: str, destination: str, first: datetime, last: datet
             ),
         )
     return History(changes=changes, endpoint_modified=modified)
+
+
+def _configs_of_other_endpoints(sm: Any, endpoint: str) -> set[str]:
+    names: set[str] = set()
+    for summary in _pages(sm, "list_endpoints", "Endpoints"):
+        if summary["EndpointName"] == endpoint:
+            continue
+        try:
+            names.add(sm.describe_endpoint(EndpointName=summary["EndpointName"])["EndpointConfigName"])
+        except ClientError as exc:
+            if not is_not_found(exc) and "Could not find endpoint" not in str(exc):
+                raise  # deleted between the listing and now: nothing to exclude
+    return names
 
 
 def served_by(times: pd.Series, variants: pd.Series, history: History) -> tuple[list[str], list[str]]:

@@ -4,8 +4,9 @@ rolling line breaks at idle gaps and config changes.
 
 The two-model run mimics ``--pipeline stepfunctions`` redeploying: config ``cfg-a`` (model ``m-a``) is
 created, a burst is captured, ``cfg-b`` (model ``m-b``) is created and the endpoint updated to it, then a
-second burst minutes later. A third config capturing elsewhere must be ignored. moto sets CreationTime to
-the wall clock, so capture times are placed relative to the configs' real CreationTime.
+second burst minutes later. A config capturing elsewhere and one serving another endpoint must be
+ignored. moto sets CreationTime to the wall clock, so capture times are placed relative to the configs'
+real CreationTime.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ def two_model_run(s3) -> tuple[dt.datetime, dt.datetime]:
     created_a = create_config(sm, "cfg-a", "m-a", destination)
     sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="cfg-a")
     create_config(sm, "elsewhere", "m-x", f"s3://{BUCKET}/other_capture")  # not this capture: ignored
+    # Another endpoint capturing to the same destination (its lines go under its own name): ignored.
+    create_config(sm, "cfg-other", "m-o", destination)
+    sm.create_endpoint(EndpointName="ep-other", EndpointConfigName="cfg-other")
     time.sleep(1.1)  # CreationTime has millisecond precision; keep the two apart and ordered
     created_b = create_config(sm, "cfg-b", "m-b", destination + "/")  # a trailing slash is the same place
     # moto has no UpdateEndpoint; recreating the endpoint leaves DescribeEndpoint naming cfg-b, as an
@@ -105,7 +109,10 @@ def test_each_inference_is_marked_with_the_config_and_model_that_served(aws, set
     assert list(frame["model"]) == ["m-a"] * 3 + ["m-b"] * 3
     assert [c["endpoint_config"] for c in f["config_changes"]] == ["cfg-a", "cfg-b"]
     rows = {row["endpoint_config"]: row for row in f["endpoint_configs"]}
-    assert set(rows) == {"cfg-a", "cfg-b"}  # "elsewhere" captures to another prefix
+    assert set(rows) == {
+        "cfg-a",
+        "cfg-b",
+    }  # "elsewhere" captures to another prefix, "cfg-other" serves ep-other
     assert (rows["cfg-a"]["current"], rows["cfg-b"]["current"]) == (False, True)
     assert (rows["cfg-a"]["models"], rows["cfg-b"]["models"]) == (["m-a"], ["m-b"])
     # Each model's own figures, not a mix: a calls the motorcycle a bicycle (unsure), b is right on all 3.

@@ -88,7 +88,7 @@ def _load(sm: Any, endpoint: str, destination: str, first: datetime, last: datet
         described = sm.describe_endpoint(EndpointName=endpoint)
         current, modified = described.get("EndpointConfigName"), described.get("LastModifiedTime")
     except ClientError as exc:
-        if not is_not_found(exc) and "Could not find endpoint" not in str(exc):
+        if not is_not_found(exc):
             raise
     others = _configs_of_other_endpoints(sm, endpoint) - {current}
     listed = sorted(
@@ -128,7 +128,7 @@ def _configs_of_other_endpoints(sm: Any, endpoint: str) -> set[str]:
         try:
             names.add(sm.describe_endpoint(EndpointName=summary["EndpointName"])["EndpointConfigName"])
         except ClientError as exc:
-            if not is_not_found(exc) and "Could not find endpoint" not in str(exc):
+            if not is_not_found(exc):
                 raise  # deleted between the listing and now: nothing to exclude
     return names
 

@@ -69,9 +69,18 @@ def _runs(values: np.ndarray) -> list[tuple[int, int, Any]]:
     return runs
 
 
+def _short(name: str, limit: int = 36) -> str:
+    """A long resource name with its middle elided: the legend must not squeeze the axes (the page's
+    table has the full names)."""
+    if len(name) <= limit:
+        return name
+    keep = (limit - 1) // 2
+    return f"{name[:keep]}…{name[-keep:]}"
+
+
 def _config_label(frame: pd.DataFrame, first: int, last: int, config: str) -> str:
     models = ", ".join(sorted(set(frame["model"].iloc[first : last + 1])))
-    return f"config {config} (model {models})"
+    return f"config {_short(config)}\nmodel {_short(models)}"
 
 
 def mark_history(ax: Axes, frame: pd.DataFrame, gaps: list[dict[str, Any]]) -> None:

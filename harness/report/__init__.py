@@ -23,6 +23,7 @@ from harness.config import Settings
 from harness.files import write_atomic
 from harness.names import CLASS_NAMES
 from harness.report.capture import CaptureScan, endpoint_prefix, scan_captures
+from harness.report.deployments import history_loader
 from harness.report.frame import capture_frame, summary_figures
 from harness.report.html import render_html
 from harness.report.labels import load_label_index
@@ -112,7 +113,9 @@ def build_report(
             f"{scan.files} capture file(s) under {capture_uri} but no readable record: "
             f"{scan.skipped_lines} line(s) skipped ({', '.join(sorted(scan.skipped)) or 'all empty'})"
         )
-    frame = capture_frame(scan, labels, names, settings.threshold)
+    times = [record.inference_time for record in scan.records]
+    history = history_loader(target)(endpoint, settings.capture_uri, min(times), max(times))
+    frame = capture_frame(scan, labels, names, settings.threshold, history)
     figures = summary_figures(
         frame,
         scan,
@@ -121,6 +124,7 @@ def build_report(
         capture_uri=capture_uri,
         threshold=settings.threshold,
         class_names=names,
+        history=history,
     )
     result = ReportResult(figures=figures, frame=frame)
     if render is None:
@@ -134,6 +138,7 @@ def build_report(
             # The figures' class list: the configured names plus any extra class the model produced.
             class_names=list(figures["predicted_counts"]),
             confusion=None if confusion is None else confusion["counts"],
+            figures=figures,
         )
     if out_dir is not None:
         write_report(result, Path(out_dir))

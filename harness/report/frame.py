@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import harness.report.metrics as metrics
 from harness.report.capture import CaptureScan
+from harness.report.deployments import METHOD, History, served_by
 from harness.report.labels import LabelIndex
 
 if TYPE_CHECKING:  # the data stack loads when a report is drawn, not when the CLI starts
@@ -32,7 +34,10 @@ COLUMNS = [
     "true_label",
     "correct",
     "input_sha256",
+    "image_key",
     "source_key",
+    "endpoint_config",
+    "model",
 ]
 
 
@@ -43,9 +48,14 @@ def class_name(names: Sequence[str], index: int | None) -> str | None:
 
 
 def capture_frame(
-    scan: CaptureScan, labels: LabelIndex, class_names: Sequence[str], threshold: float
+    scan: CaptureScan,
+    labels: LabelIndex,
+    class_names: Sequence[str],
+    threshold: float,
+    history: History | None = None,
 ) -> pd.DataFrame:
-    """One row per captured inference, in time order, with prediction, pass/fail and true label.
+    """One row per captured inference, in time order, with prediction, pass/fail, true label and the
+    endpoint config (and model) attributed to it by ``history`` (``unknown`` without one).
 
     ``passed`` follows the workflow's filter: the top probability reaches the threshold.
     """
@@ -72,6 +82,7 @@ def capture_frame(
                 "true_label": class_name(class_names, true_class),
                 "correct": None if true_class is None else predicted == true_class,
                 "input_sha256": rec.input_sha256,
+                "image_key": labels.image_key(rec.input_sha256, rec.input_pixels),
                 "source_key": rec.source_key,
             }
         )
@@ -82,11 +93,14 @@ def capture_frame(
     frame["passed"] = frame["passed"].astype("bool")
     frame["true_class"] = frame["true_class"].astype("Int64")
     frame["correct"] = frame["correct"].astype("boolean")
-    return frame.sort_values("inference_time", kind="stable").reset_index(drop=True)
+    frame = frame.sort_values("inference_time", kind="stable").reset_index(drop=True)
+    frame["endpoint_config"], frame["model"] = served_by(
+        frame["inference_time"], frame["variant"], history or History()
+    )
+    return frame
 
 
-def _iso(ts: pd.Timestamp) -> str:
-    return ts.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z"
+_iso = metrics.iso
 
 
 def summary_figures(
@@ -98,8 +112,12 @@ def summary_figures(
     capture_uri: str,
     threshold: float,
     class_names: Sequence[str],
+    history: History | None = None,
 ) -> dict[str, Any]:
     """The headline numbers, as plain JSON-ready Python values (ratios are ``None`` when undefined)."""
+    import pandas as pd
+
+    history = history or History(problem="the endpoint's config history was not read")
     records = len(frame)
     passed = int(frame["passed"].sum())
     known = frame[frame["true_class"].notna()]
@@ -143,4 +161,15 @@ def summary_figures(
         "first_inference": _iso(first) if first is not None else None,
         "last_inference": _iso(last) if last is not None else None,
         "time_span_seconds": (last - first).total_seconds() if records else None,
+        **metrics.distinct_images(frame),
+        "per_class": metrics.per_class(frame, names),
+        "threshold_tradeoff": metrics.threshold_tradeoff(frame, threshold, n_classes) if records else None,
+        "idle_gap_seconds": metrics.idle_gap_seconds(frame),
+        "idle_gaps": metrics.idle_gaps(frame),
+        "endpoint_configs": metrics.by_config(frame, history, names),
+        "config_changes": [
+            {"endpoint_config": c.config, "created": _iso(pd.Timestamp(c.created)), "models": c.models}
+            for c in history.changes
+        ],
+        "model_attribution": METHOD if history.changes else history.problem,
     }

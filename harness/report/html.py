@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from harness.report.plots import PLOT_BY_NAME
+from harness.report.style import duration_text
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; margin: 0;
@@ -44,22 +45,6 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
-def duration_text(seconds: float | None) -> str:
-    """``2 h 03 min``, ``4 min 05 s``, ``12.5 s``: a span a person reads at a glance."""
-    if seconds is None:
-        return "n/a"
-    if seconds < 60:
-        return f"{seconds:.3g} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes:02d} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours:02d} h"
-
-
 def _card(label: str, value: str, note: str = "", css: str = "") -> str:
     klass = f' class="value {css}"' if css else ' class="value"'
     note_html = f'<div class="note">{html.escape(note)}</div>' if note else ""
@@ -83,6 +68,12 @@ def render_html(
             "Accuracy",
             _pct(f["accuracy"]),
             f"{f['correct']} of {f['labelled']} with a known label" if f["labelled"] else "no known labels",
+        ),
+        _card(
+            "Distinct images",
+            str(f["distinct_images"]),
+            f"{f['records']} inferences, {f['repeated_inferences']} of them repeats"
+            + (f"; {f['distinct_labelled_images']} with a known label" if f["labelled"] else ""),
         ),
         _card(
             "Mean top confidence",
@@ -122,6 +113,7 @@ def render_html(
         f'<div class="cards">{"".join(cards)}</div>',
     ]
     parts += [f'<div class="notice">{html.escape(n)}</div>' for n in notices]
+    parts += _configs_section(f)
     for name, png in plots.items():
         plot = PLOT_BY_NAME[name]
         width, height = plot.size
@@ -130,6 +122,7 @@ def render_html(
             f'<figure id="{name}"><img src="data:image/png;base64,{data}" width="{width}" height="{height}" '
             f'alt="{html.escape(plot.title)}"><figcaption>{html.escape(plot.caption)}</figcaption></figure>'
         )
+    parts += _per_class_section(f)
     if f["skip_reasons"]:
         rows = "".join(
             f"<tr><td>{html.escape(reason)}</td><td>{n}</td></tr>" for reason, n in f["skip_reasons"].items()
@@ -140,3 +133,80 @@ def render_html(
         f"Labels: {html.escape(f['label_source'] or 'none')}.</footer></main></body></html>"
     )
     return "\n".join(parts)
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _configs_section(f: Mapping[str, Any]) -> list[str]:
+    """Which endpoint config (and model) is attributed to which inferences, and how that was found."""
+    rows = [
+        [
+            row["endpoint_config"] + (" (current)" if row["current"] else ""),
+            ", ".join(row["models"]),
+            ", ".join(row["variants"]),
+            row["config_created"] or "n/a",
+            f"{row['first_inference']} to {row['last_inference']}",
+            str(row["inferences"]),
+            str(row["distinct_images"]),
+            _pct(row["pass_rate"]),
+            _pct(row["accuracy"]) + (f" of {row['labelled']}" if row["labelled"] else ""),
+            _pct(row["accuracy_of_passed"]),
+        ]
+        for row in f["endpoint_configs"]
+    ]
+    headers = [
+        "Endpoint config",
+        "Model",
+        "Variant",
+        "Config created",
+        "First to last inference",
+        "Inferences",
+    ]
+    headers += ["Distinct images", "Pass rate", "Accuracy", "Accuracy of passed"]
+    changed = len(f["endpoint_configs"]) > 1
+    lead = "The endpoint changed model during this capture." if changed else ""
+    return [
+        "<h2>Which model served</h2>",
+        f'<p class="sub">{html.escape(lead)} {html.escape(f["model_attribution"] or "")}</p>',
+        _table(headers, rows),
+    ]
+
+
+def _per_class_section(f: Mapping[str, Any]) -> list[str]:
+    if not f["labelled"]:
+        return []
+    rows = [
+        [
+            row["class"],
+            str(row["support"]),
+            str(row["predicted"]),
+            str(row["true_positives"]),
+            _pct(row["precision"]),
+            _pct(row["recall"]),
+        ]
+        for row in f["per_class"]
+    ]
+    headers = ["Class", "Labelled (true)", "Predicted", "Right", "Precision", "Recall"]
+    configs = f["endpoint_configs"]
+    if len(configs) > 1:  # the same figures for each model the endpoint served
+        headers = ["Endpoint config", *headers]
+        rows = [["all", *row] for row in rows]
+        for config in configs:
+            rows += [
+                [
+                    config["endpoint_config"],
+                    row["class"],
+                    str(row["support"]),
+                    str(row["predicted"]),
+                    str(row["true_positives"]),
+                    _pct(row["precision"]),
+                    _pct(row["recall"]),
+                ]
+                for row in config["per_class"]
+                if row["support"] or row["predicted"]
+            ]
+    return ["<h2>Per class (inferences with a known label)</h2>", _table(headers, rows)]

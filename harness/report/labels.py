@@ -30,6 +30,9 @@ class LabelIndex:
     by_sha256: dict[str, int] = field(default_factory=dict)
     source: str | None = None  # the test.lst URI the labels came from; None when there was none
     by_pixels: dict[str, int] = field(default_factory=dict)  # pixel key -> class index
+    # SHA-256 of a staged image's bytes -> its pixel key: the same image sent as is or re-encoded is
+    # one distinct image.
+    pixels_of: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.by_sha256)
@@ -39,6 +42,11 @@ class LabelIndex:
         if pixels is not None and pixels in self.by_pixels:
             return self.by_pixels[pixels]
         return None if sha256 is None else self.by_sha256.get(sha256)
+
+    def image_key(self, sha256: str | None, pixels: str | None = None) -> str | None:
+        """One key per distinct image: its pixels when known (a staged image's, or a decoded input's),
+        else the SHA-256 of its bytes."""
+        return pixels or (self.pixels_of.get(sha256) if sha256 else None) or sha256
 
 
 def parse_lst(text: str) -> list[tuple[int, str]]:
@@ -100,4 +108,5 @@ def load_label_index(s3: Any, bucket: str, data_prefix: str, split: str = "test"
         by_sha256={sha: label for sha, _, label in found},
         source=f"s3://{bucket}/{lst_key}",
         by_pixels={pixels: label for _, pixels, label in found if pixels is not None},
+        pixels_of={sha: pixels for sha, pixels, _ in found if pixels is not None},
     )

@@ -9,136 +9,33 @@ confidence is on an axis, and no axis limit ever hides a low-confidence point.
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import harness.report.decision as decision
+import harness.report.sequence as sequence
+from harness.report.style import (
+    FAIL_COLOUR,
+    PASS_COLOUR,
+    confidence_floor,
+    count,
+    figure,
+    legend,
+    png,
+    style,
+    threshold_line,
+    time_span_text,
+    title,
+)
 
 if TYPE_CHECKING:  # the data stack loads when a report is drawn, not when the CLI starts
-    import numpy as np
     import pandas as pd
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-
-
-DPI = 100
-
-PASS_COLOUR = "#2a9d8f"
-FAIL_COLOUR = "#e76f51"
-LINE_COLOUR = "#264653"
-THRESHOLD_COLOUR = "#6c757d"
-
-
-def rolling_window(records: int) -> int:
-    """Inferences averaged per point: enough to smooth noise, small enough to show change."""
-    return max(1, min(records, 500, max(3, records // 20)))
-
-
-def time_span_text(frame: pd.DataFrame) -> str:
-    """``2025-10-04 08:44:11 - 09:10:02 UTC`` (the date repeats only when it changes)."""
-    first, last = frame["inference_time"].min(), frame["inference_time"].max()
-    # A workflow run's burst can last under a second: then milliseconds tell the ends apart.
-    fractional = bool(first.microsecond or last.microsecond)
-    clock = "%H:%M:%S.%f" if fractional and (last - first).total_seconds() < 10 else "%H:%M:%S"
-    trim = (lambda text: text[:-3]) if clock.endswith("%f") else (lambda text: text)
-    start = trim(first.strftime(f"%Y-%m-%d {clock}"))
-    end = trim(last.strftime(clock if first.date() == last.date() else f"%Y-%m-%d {clock}"))
-    return f"{start} UTC" if first == last else f"{start} - {end} UTC"
 
 
 def _figure(name: str) -> Figure:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    width, height = PLOT_BY_NAME[name].size
-    # A bare Figure on an Agg canvas: no pyplot global state, no display, safe to call from any thread.
-    fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _style(ax: Axes) -> None:
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.grid(True, color="#e9ecef", linewidth=0.8)
-    ax.set_axisbelow(True)
-
-
-def _png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    # No bbox_inches="tight": it would change the pixel size the registry promises.
-    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
-    return buffer.getvalue()
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _marker(points: int) -> tuple[float, float]:
-    """Marker area and opacity: big and solid for a few points, small and translucent for thousands."""
-    if points <= 500:
-        return 22.0, 1.0
-    return max(2.0, 22.0 * (500 / points) ** 0.5), max(0.25, (500 / points) ** 0.5)
-
-
-def _legend(ax: Axes) -> None:
-    # Outside the axes (constrained layout makes room): a legend inside would hide points.
-    from matplotlib.collections import PathCollection
-
-    legend = ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0.0)
-    for handle in legend.legend_handles:  # full-size, opaque keys even when thousands of points are faint
-        if handle is None:
-            continue
-        handle.set_alpha(1.0)
-        if isinstance(handle, PathCollection):
-            handle.set_sizes([30.0])
-
-
-def _title(ax: Axes, name: str, endpoint: str, frame: pd.DataFrame) -> None:
-    title = PLOT_BY_NAME[name].title
-    ax.set_title(
-        f"{title}: {_count(len(frame), 'inference')} on {endpoint}\n{time_span_text(frame)}",
-        loc="left",
-        fontsize=12,
-    )
-
-
-def _times(frame: pd.DataFrame) -> np.ndarray:
-    # Naive UTC datetimes: matplotlib's date axis then labels in UTC, as the titles say.
-    return frame["inference_time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-
-
-def _time_axis(ax: Axes, times: np.ndarray) -> None:
-    import matplotlib.dates as mdates
-    import pandas as pd
-
-    if len(times) and times.min() == times.max():
-        # One instant: without limits matplotlib spans years around it; show a minute instead.
-        moment = pd.Timestamp(times.min())
-        ax.set_xlim(moment - pd.Timedelta(seconds=30), moment + pd.Timedelta(seconds=30))
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.set_xlabel("Inference time (UTC)")
-
-
-def _confidence_floor(frame: pd.DataFrame, threshold: float, n_classes: int) -> float:
-    """Lower y limit: below every point, the threshold and the chance level, so nothing is cut off."""
-    lowest = min(float(frame["top_confidence"].min()), threshold, 1.0 / max(n_classes, 1))
-    return max(0.0, lowest - 0.03)
-
-
-def _threshold_line(ax: Axes, threshold: float, *, vertical: bool = False) -> None:
-    style = {
-        "color": THRESHOLD_COLOUR,
-        "linestyle": "--",
-        "linewidth": 1.5,
-        "label": f"threshold {threshold:g}",
-    }
-    if vertical:
-        ax.axvline(threshold, **style)
-    else:
-        ax.axhline(threshold, **style)
+    return figure(PLOT_BY_NAME[name].size)
 
 
 def confidence_histogram(frame: pd.DataFrame, threshold: float, endpoint: str, n_classes: int) -> bytes:
@@ -148,7 +45,7 @@ def confidence_histogram(frame: pd.DataFrame, threshold: float, endpoint: str, n
     ax = fig.add_subplot()
     # Bins of 0.02 with an edge exactly at the threshold, so every bar is wholly passed or wholly failed.
     width = 0.02
-    floor = _confidence_floor(frame, threshold, n_classes)
+    floor = confidence_floor(frame, threshold, n_classes)
     below = int(np.ceil((threshold - floor) / width))
     above = max(1, int(np.ceil((1.0 - threshold) / width - 1e-9)))
     bins = threshold + width * np.arange(-below, above + 1)  # k = 0 is exactly the threshold
@@ -162,77 +59,15 @@ def confidence_histogram(frame: pd.DataFrame, threshold: float, endpoint: str, n
         linewidth=0.6,
         label=[f"below threshold ({int((~passed).sum())})", f"passed ({int(passed.sum())})"],
     )
-    _threshold_line(ax, threshold, vertical=True)
+    threshold_line(ax, threshold, vertical=True)
     ax.set_xlim(bins[0] - width / 2, bins[-1] + width / 2)
     ax.set_xlabel("Top confidence (probability of the predicted class)")
     ax.set_ylabel("Inferences")
     ax.yaxis.get_major_locator().set_params(integer=True)
-    _style(ax)
-    _legend(ax)
-    _title(ax, "confidence_histogram", endpoint, frame)
-    return _png(fig)
-
-
-def confidence_over_time(frame: pd.DataFrame, threshold: float, endpoint: str, n_classes: int) -> bytes:
-    fig = _figure("confidence_over_time")
-    ax = fig.add_subplot()
-    times = _times(frame)
-    passed = frame["passed"].to_numpy()
-    conf = frame["top_confidence"].to_numpy()
-    size, alpha = _marker(len(frame))
-    ax.scatter(
-        times[passed],
-        conf[passed],
-        s=size,
-        alpha=alpha,
-        color=PASS_COLOUR,
-        label=f"passed ({int(passed.sum())})",
-    )
-    ax.scatter(
-        times[~passed],
-        conf[~passed],
-        s=size * 1.2,
-        alpha=alpha,
-        color=FAIL_COLOUR,
-        marker="X",
-        label=f"below threshold ({int((~passed).sum())})",
-    )
-    _threshold_line(ax, threshold)
-    ax.set_ylim(_confidence_floor(frame, threshold, n_classes), 1.02)
-    ax.set_ylabel("Top confidence")
-    _time_axis(ax, times)
-    _style(ax)
-    _legend(ax)
-    _title(ax, "confidence_over_time", endpoint, frame)
-    return _png(fig)
-
-
-def rolling_confidence(frame: pd.DataFrame, threshold: float, endpoint: str, n_classes: int) -> bytes:
-    fig = _figure("rolling_confidence")
-    ax = fig.add_subplot()
-    window = rolling_window(len(frame))
-    times = _times(frame)
-    conf = frame["top_confidence"]
-    rolling = conf.rolling(window, min_periods=max(1, window // 4)).mean().to_numpy()
-    size, alpha = _marker(len(frame))
-    ax.scatter(
-        times, conf.to_numpy(), s=size / 2, color="#adb5bd", alpha=alpha * 0.6, label="single inference"
-    )
-    ax.plot(
-        times,
-        rolling,
-        color=LINE_COLOUR,
-        linewidth=2.2,
-        label=f"mean of the last {_count(window, 'inference')}",
-    )
-    _threshold_line(ax, threshold)
-    ax.set_ylim(_confidence_floor(frame, threshold, n_classes), 1.02)
-    ax.set_ylabel("Top confidence")
-    _time_axis(ax, times)
-    _style(ax)
-    _legend(ax)
-    _title(ax, "rolling_confidence", endpoint, frame)
-    return _png(fig)
+    style(ax)
+    legend(ax)
+    title(ax, PLOT_BY_NAME["confidence_histogram"].title, endpoint, frame)
+    return png(fig)
 
 
 def predicted_classes(frame: pd.DataFrame, endpoint: str, class_names: Sequence[str]) -> bytes:
@@ -254,11 +89,11 @@ def predicted_classes(frame: pd.DataFrame, endpoint: str, class_names: Sequence[
     ax.set_ylabel("Inferences")
     ax.set_ylim(0, max(1, int((passed + failed).max())) * 1.12)
     ax.yaxis.get_major_locator().set_params(integer=True)
-    _style(ax)
+    style(ax)
     ax.grid(False, axis="x")
-    _legend(ax)
-    _title(ax, "predicted_classes", endpoint, frame)
-    return _png(fig)
+    legend(ax)
+    title(ax, PLOT_BY_NAME["predicted_classes"].title, endpoint, frame)
+    return png(fig)
 
 
 def confusion_matrix(
@@ -292,12 +127,12 @@ def confusion_matrix(
     fig.colorbar(image, ax=ax, label="Inferences", shrink=0.8)
     known = frame[frame["true_class"].notna()]
     ax.set_title(
-        f"Confusion matrix: {_count(total, 'labelled inference')} on {endpoint}, accuracy {accuracy:.1%}\n"
+        f"Confusion matrix: {count(total, 'labelled inference')} on {endpoint}, accuracy {accuracy:.1%}\n"
         f"{time_span_text(known if len(known) else frame)}",
         loc="left",
         fontsize=12,
     )
-    return _png(fig)
+    return png(fig)
 
 
 @dataclass(frozen=True)
@@ -309,6 +144,11 @@ class PlotInput:
     endpoint: str
     class_names: Sequence[str]
     confusion: Sequence[Sequence[int]] | None  # None when no captured input has a known label
+    figures: Mapping[str, Any] = field(default_factory=dict)  # summary_figures' dict, when computed
+
+
+def _labelled(data: PlotInput) -> bool:
+    return data.confusion is not None
 
 
 @dataclass(frozen=True)
@@ -334,19 +174,31 @@ PLOTS: tuple[Plot, ...] = (
         lambda d: confidence_histogram(d.frame, d.threshold, d.endpoint, len(d.class_names)),
     ),
     Plot(
-        "confidence_over_time",
-        "Top confidence of each inference over time",
+        "threshold_tradeoff",
+        "Threshold trade-off",
         (1000, 500),
-        "Every inference at the time it was made; crosses fell below the threshold.",
-        lambda d: confidence_over_time(d.frame, d.threshold, d.endpoint, len(d.class_names)),
+        "The one decision of this workflow: raising the threshold rejects more inferences (pass rate "
+        "falls) and, if confidence means anything, makes the passed ones more accurate. The dashed "
+        "line is today's threshold.",
+        lambda d: decision.threshold_tradeoff(d, *_spec("threshold_tradeoff")),
+    ),
+    Plot(
+        "confidence_over_time",
+        "Top confidence of each inference, in order",
+        (1000, 500),
+        "Every inference in order of inference time, each the same width, so short bursts are not "
+        "slivers; crosses fell below the threshold. Dotted lines are idle gaps (their length written "
+        "beside them), shaded bands the endpoint config attributed to each inference.",
+        lambda d: sequence.confidence_over_order(d, *_spec("confidence_over_time")),
     ),
     Plot(
         "rolling_confidence",
         "Rolling mean of top confidence",
         (1000, 500),
-        "Moving average of the top confidence: a downward drift is the first sign that incoming images "
+        "Moving average of the top confidence over inference order, restarted after every idle gap and "
+        "config change (the line breaks there): a downward drift is the first sign that incoming images "
         "differ from the training data.",
-        lambda d: rolling_confidence(d.frame, d.threshold, d.endpoint, len(d.class_names)),
+        lambda d: sequence.rolling_confidence(d, *_spec("rolling_confidence")),
     ),
     Plot(
         "predicted_classes",
@@ -361,10 +213,24 @@ PLOTS: tuple[Plot, ...] = (
         (700, 600),
         "Captured inputs that are staged test images, by true class (rows) and predicted class (columns).",
         lambda d: confusion_matrix(d.confusion or [], d.class_names, d.frame, d.endpoint),
-        applies=lambda d: d.confusion is not None,
+        applies=_labelled,
+    ),
+    Plot(
+        "per_class",
+        "Precision and recall per class (images with a known label)",
+        (800, 500),
+        "Precision: of the inferences predicting a class, the share that were right. Recall: of the "
+        "inferences whose true class it is, the share predicted as it. At any confidence; every sending "
+        "of an image counts.",
+        lambda d: decision.per_class(d, *_spec("per_class")),
+        applies=_labelled,
     ),
 )
 PLOT_BY_NAME: dict[str, Plot] = {plot.name: plot for plot in PLOTS}
+
+
+def _spec(name: str) -> tuple[tuple[int, int], str]:
+    return PLOT_BY_NAME[name].size, PLOT_BY_NAME[name].title
 
 
 def render_all(
@@ -374,7 +240,8 @@ def render_all(
     endpoint: str,
     class_names: Sequence[str],
     confusion: Sequence[Sequence[int]] | None,
+    figures: Mapping[str, Any] | None = None,
 ) -> dict[str, bytes]:
-    """Every figure that applies, in reading order; the confusion matrix only when labels are known."""
-    data = PlotInput(frame, threshold, endpoint, class_names, confusion)
+    """Every figure that applies, in reading order; those needing labels only when labels are known."""
+    data = PlotInput(frame, threshold, endpoint, class_names, confusion, dict(figures or {}))
     return {plot.name: plot.render(data) for plot in PLOTS if plot.applies(data)}

@@ -50,6 +50,15 @@ def test_report_of_a_workflow_run(embedded_cloud: Settings, tmp_path: Path) -> N
     assert sum(map(sum, figures["confusion_matrix"]["counts"])) == EXECUTIONS
     assert set(report.frame["variant"]) == {"AllTraffic"}
     assert set(report.frame["input_content_type"]) == {"image/png"}
+    # Which model served, from the emulator's ListEndpointConfigs / DescribeEndpointConfig: the config the
+    # run deployed (and still DescribeEndpoint's), for every inference.
+    sm = target_for(settings).client("sagemaker")
+    deployed = sm.describe_endpoint(EndpointName=settings.endpoint_name)["EndpointConfigName"]
+    assert set(report.frame["endpoint_config"]) == {deployed}, figures["model_attribution"]
+    assert [(row["endpoint_config"], row["current"]) for row in figures["endpoint_configs"]] == [
+        (deployed, True)
+    ]
+    assert figures["distinct_images"] == EXECUTIONS  # one execution per distinct test image
 
     for name, size in SIZES.items():
         with Image.open(out / f"{name}.png") as image:

@@ -97,6 +97,43 @@ def capture(s3) -> None:
     s3.put_object(Bucket=BUCKET, Key="data_capture/ep-2/AllTraffic/2025/10/04/11/x.jsonl", Body=other)
 
 
+def tradeoff_expected() -> dict:
+    """Top confidences (correct?): .953125 (yes) .75 (no) .9375 (yes) .875 (no) .96875 (no label)
+    .9921875 (yes); the grid runs from chance (0.5) to 1 every 0.01."""
+    confidences = [0.953125, 0.75, 0.9375, 0.875, 0.96875, 0.9921875]
+    correct = [True, False, True, False, None, True]
+    thresholds = [round(0.5 + i / 100, 2) for i in range(51)]
+    curve: dict = {"thresholds": thresholds, "pass_rate": [], "accuracy_of_passed": [], "labelled_passed": []}
+    for t in thresholds:
+        passing = [c for conf, c in zip(confidences, correct, strict=True) if conf >= t]
+        labelled = [c for c in passing if c is not None]
+        curve["pass_rate"].append(len(passing) / 6)
+        curve["accuracy_of_passed"].append(sum(labelled) / len(labelled) if labelled else None)
+        curve["labelled_passed"].append(len(labelled))
+    curve["today"] = {"threshold": 0.93, "pass_rate": 4 / 6, "accuracy_of_passed": 1.0, "labelled_passed": 3}
+    return curve
+
+
+TRADEOFF = tradeoff_expected()
+# Labelled (true, predicted): (0,0) (0,1) (1,1) (1,0) (0,0).
+PER_CLASS = [
+    {
+        "class": "bicycle",
+        "support": 3,
+        "predicted": 3,
+        "true_positives": 2,
+        "precision": 2 / 3,
+        "recall": 2 / 3,
+    },
+    {
+        "class": "motorcycle",
+        "support": 2,
+        "predicted": 2,
+        "true_positives": 1,
+        "precision": 0.5,
+        "recall": 0.5,
+    },
+]
 EXPECTED = {
     "endpoint": ENDPOINT,
     "capture_uri": f"s3://{BUCKET}/data_capture/{ENDPOINT}/",
@@ -124,6 +161,43 @@ EXPECTED = {
     "first_inference": "2025-10-04T08:44:11Z",
     "last_inference": "2025-10-04T10:15:00Z",
     "time_span_seconds": 5449.0,
+    # bicycle_a is sent twice (08:44:11 and 10:15:00): 6 inferences of 5 distinct images.
+    "distinct_images": 5,
+    "distinct_labelled_images": 4,
+    "repeated_inferences": 1,
+    # Labelled (true, predicted): (0,0) (0,1) (1,1) (1,0) (0,0).
+    "per_class": PER_CLASS,
+    "threshold_tradeoff": TRADEOFF,
+    # Steps 1.5, 0.5, 947, 1 and 4499 s: median 1.5 s, so the floor of 30 s separates bursts.
+    "idle_gap_seconds": 30.0,
+    "idle_gaps": [
+        {"after": 2, "seconds": 947.0, "from": "2025-10-04T08:44:13Z", "to": "2025-10-04T09:00:00Z"},
+        {"after": 4, "seconds": 4499.0, "from": "2025-10-04T09:00:01Z", "to": "2025-10-04T10:15:00Z"},
+    ],
+    # No endpoint config in this account captures here: every inference is "unknown", and the report says why.
+    "endpoint_configs": [
+        {
+            "endpoint_config": "unknown",
+            "models": ["unknown"],
+            "variants": ["AllTraffic"],
+            "config_created": None,
+            "current": False,
+            "first_inference": "2025-10-04T08:44:11Z",
+            "last_inference": "2025-10-04T10:15:00Z",
+            "inferences": 6,
+            "distinct_images": 5,
+            "pass_rate": 4 / 6,
+            "labelled": 5,
+            "accuracy": 0.6,
+            "accuracy_of_passed": 1.0,
+            "per_class": PER_CLASS,
+        }
+    ],
+    "config_changes": [],
+    "model_attribution": (
+        f"no endpoint config capturing to s3://{BUCKET}/data_capture was found, "
+        "so which model served is unknown"
+    ),
 }
 MEAN_TOP = (0.953125 + 0.75 + 0.9375 + 0.875 + 0.96875 + 0.9921875) / 6
 

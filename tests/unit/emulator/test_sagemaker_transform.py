@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError, WaiterError
+from botocore.validate import ParamValidator
 
 from tests.unit.emulator.support import REGION, ROLE, TEST_IMAGE, put_model, unique
 
@@ -76,6 +77,11 @@ def test_one_out_object_per_input_equal_to_the_endpoints_answer(sm, smr, s3, buc
     )
     assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
     assert job["TransformInput"]["SplitType"] == "None"  # the documented default, filled in
+    for op, response in (("DescribeTransformJob", job), ("ListTransformJobs", sm.list_transform_jobs())):
+        shape = sm.meta.service_model.operation_model(op).output_shape
+        body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
+        report = ParamValidator().validate(body, shape)  # botocore's own output shape, required members too
+        assert not report.has_errors(), report.generate_report()
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/out/")["Contents"])
     assert keys == sorted(k.replace("/in/", "/out/") + ".out" for k in images)
 

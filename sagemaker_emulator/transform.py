@@ -135,9 +135,9 @@ class TransformRunner:
             job.start_time = utcnow()
             self.on_change(job)
             params = self._parameters()
-            for uri, out_uri, key in self._inputs():
+            for uri, out_uri in self._inputs():
                 self._check_stop()
-                self._transform(uri, out_uri, key, params)
+                self._transform(uri, out_uri, params)
         except JobStopped:
             status = "Stopped"
         except DeployError as exc:
@@ -210,8 +210,8 @@ class TransformRunner:
             "retries": int(client.get("InvocationsMaxRetries", DEFAULT_RETRIES)),
         }
 
-    def _inputs(self) -> list[tuple[str, str, str]]:
-        """(input URI, output URI, key) for every object under the input prefix, in key order.
+    def _inputs(self) -> list[tuple[str, str]]:
+        """(input URI, output URI) for every object under the input prefix, in key order.
 
         The output keeps the key's path below the prefix's folder: ``s3://b/in/x/a.png`` under
         ``s3://b/in/`` becomes ``<S3OutputPath>/x/a.png.out``.
@@ -223,7 +223,7 @@ class TransformRunner:
         found = []
         for key in aws.list_keys(uri):
             rel = aws.relative_path(key, base, uri).as_posix()
-            found.append((f"s3://{bucket}/{key}", f"{out}/{rel}.out", key))
+            found.append((f"s3://{bucket}/{key}", f"{out}/{rel}.out"))
         if not found:
             raise aws.S3Error(
                 f'No S3 objects found under S3 URL "{uri}" given in input data source. Please ensure that '
@@ -231,7 +231,7 @@ class TransformRunner:
             )
         return found
 
-    def _transform(self, uri: str, out_uri: str, key: str, params: dict[str, Any]) -> None:
+    def _transform(self, uri: str, out_uri: str, params: dict[str, Any]) -> None:
         r = self.job.request
         source = r["TransformInput"]
         data = aws.read_object(uri)
@@ -253,13 +253,16 @@ class TransformRunner:
         except records.RecordError as exc:
             raise records.RecordError(f"{uri}: {exc}") from exc
 
+        joins = self._joins(processing)
+
         def call(group: list[int]) -> list[bytes]:
+            """One request; with a join or an output filter, one output per record of it."""
             self._check_stop()
             response = self._invoke(sep.join(sent[i] for i in group), content_type, accept, params, uri)
+            if not joins:
+                return [response]
             try:
-                outputs = records.per_record(response, len(group)) if self._joins(processing) else [response]
-                if not self._joins(processing):
-                    return outputs
+                outputs = records.per_record(response, len(group))
                 return [
                     records.join_output(items[i], o, processing, content_type, accept)
                     for i, o in zip(group, outputs, strict=True)

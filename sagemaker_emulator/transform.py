@@ -41,7 +41,7 @@ class TransformJob(Resource):
     KIND = "transform-jobs"
     NAME_KEY = "TransformJobName"
     TERMINAL = ("Completed", "Failed", "Stopped")
-    FIELDS = ("status", "failure_reason", "last_modified", "start_time", "end_time")
+    FIELDS = ("status", "failure_reason", "last_modified", "start_time", "end_time", "pid")
 
     def __init__(self, request: dict[str, Any], arn: str, created: dt.datetime | None = None):
         super().__init__(request, arn, created)
@@ -49,6 +49,7 @@ class TransformJob(Resource):
         self.failure_reason: str | None = None
         self.start_time: dt.datetime | None = None
         self.end_time: dt.datetime | None = None
+        self.pid: dict[str, Any] | None = None  # the model server's, so a restart can stop a stale one
 
     @property
     def done(self) -> bool:
@@ -153,6 +154,7 @@ class TransformRunner:
         finally:
             if self.server is not None:
                 self.server.stop()  # also closes the log stream: logs are complete before the status
+            job.pid = None
             if self.stop_requested.is_set():  # whatever the stop interrupted (a ping wait, a request)
                 status, reason = "Stopped", None
             if reason is not None:
@@ -185,6 +187,8 @@ class TransformRunner:
             }[r["BatchStrategy"]]
         self.server = ModelServer(self.job.name, self.job.name, image, self.workdir)
         self.server.start(self.executor, env, LOG_GROUP)
+        self.job.pid = self.server.pid_record()
+        self.on_change(self.job)
         self.server.wait_ready(self.ping_timeout, self.stop_requested)
         self._check_stop()
 

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sagemaker_emulator import _proc
 from sagemaker_emulator.errors import ResourceInUse, ResourceLimitExceeded, ValidationException
 from sagemaker_emulator.executors import Executor, ExecutorError
 from sagemaker_emulator.listing import listing
@@ -45,6 +46,9 @@ class TransformOperations:
         for rec in self.store.load_all(TransformJob.KIND):
             job = TransformJob.from_record(rec)
             if not job.done:
+                if job.pid:  # the server a killed emulator left running
+                    _proc.stop_stale(job.pid["pid"], job.pid.get("started"))
+                job.pid = None
                 job.set_status(
                     "Failed", "InternalServerError: the emulator stopped while this job ran; run it again"
                 )

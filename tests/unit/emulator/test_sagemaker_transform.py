@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import time
 from typing import Any
 
@@ -260,6 +262,32 @@ def test_stop_describe_and_list(sm, s3, bucket):
     listed = sm.list_transform_jobs(NameContains=name)["TransformJobSummaries"]
     assert [(s["TransformJobName"], s["TransformJobStatus"]) for s in listed] == [(name, "Stopped")]
     assert sm.list_transform_jobs(StatusEquals="Stopped", NameContains=name)["TransformJobSummaries"]
+
+
+def test_a_job_running_when_the_emulator_is_killed_fails_and_its_server_is_stopped(
+    emulator_factory, s3, bucket
+):
+    emu = emulator_factory("--ping-timeout", "5")
+    sm = emu.client("sagemaker")
+    prefix = unique("tf-kill")
+    for i in range(3):
+        s3.put_object(Bucket=bucket, Key=f"{prefix}/in/{i}.txt", Body=b"slow")
+    model = make_model(sm, s3, bucket, env={"SERVER_DELAY": "5"})
+    name = transform(sm, model, f"s3://{bucket}/{prefix}/in/", f"s3://{bucket}/{prefix}/out", wait=False)[
+        "TransformJobName"
+    ]
+    record = emu.state_dir / "resources" / "transform-jobs" / f"{name}.json"
+    deadline = time.monotonic() + 30
+    while not (record.exists() and json.loads(record.read_text()).get("pid")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = json.loads(record.read_text())["pid"]["pid"]
+    emu.stop(signal.SIGKILL)
+    emu.start()
+    job = sm.describe_transform_job(TransformJobName=name)
+    assert job["TransformJobStatus"] == "Failed"
+    assert "the emulator stopped while this job ran" in job["FailureReason"]
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
 
 
 sagemaker = pytest.importorskip("sagemaker", reason="the SageMaker Python SDK v2 is a dev dependency")

@@ -49,4 +49,4 @@ def test_sdk_v2_transformer_writes_one_out_per_image_equal_to_the_endpoint(
     assert set(out["metrics"]) == {"train:accuracy", "validation:accuracy"}
     responses = result["responses"]
     assert not responses["problems"], responses["problems"]
-    assert responses["checked"].get("DescribeTransformJob"), responses["checked"]
+    assert responses["checked"].get("sagemaker.DescribeTransformJob"), responses["checked"]

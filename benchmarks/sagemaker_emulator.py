@@ -16,6 +16,8 @@ Starts moto's S3/Logs server and the emulator (``python -m sagemaker_emulator``)
   connection alive; a second row asks for keep-alive explicitly (what hypercorn would need).
   ``--no-gateway`` skips them (they need LocalStack's venv, built by the first ``harness up``).
 * CreateEndpoint until DescribeEndpoint says InService, polled every 10 ms (target <= 3 s).
+* A batch transform job over ``--transform-objects`` small objects (one request each), from
+  CreateTransformJob until DescribeTransformJob says Completed (model server start included).
 
 Readable rows first, then one final line of JSON with the figures.
 """
@@ -134,10 +136,41 @@ def model_tar() -> bytes:
     return buf.getvalue()
 
 
+def time_transform(sm: Any, s3: Any, bucket: str, n: int) -> float:
+    """Seconds from CreateTransformJob to Completed over ``n`` objects of ``BODY``."""
+    for i in range(n):
+        s3.put_object(Bucket=bucket, Key=f"transform-in/{i:04d}.json", Body=BODY)
+    start = time.perf_counter()
+    sm.create_transform_job(
+        TransformJobName="bench-transform",
+        ModelName="bench-model",
+        TransformInput={
+            "DataSource": {
+                "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/transform-in/"}
+            },
+            "ContentType": "application/json",
+        },
+        TransformOutput={"S3OutputPath": f"s3://{bucket}/transform-out"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    )
+    while (
+        status := sm.describe_transform_job(TransformJobName="bench-transform")["TransformJobStatus"]
+    ) not in (
+        "Completed",
+        "Failed",
+        "Stopped",
+    ):
+        time.sleep(0.05)
+    if status != "Completed":
+        raise RuntimeError(f"the benchmark's transform job ended {status}")
+    return time.perf_counter() - start
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--invokes", type=int, default=2000)
     parser.add_argument("--creates", type=int, default=5)
+    parser.add_argument("--transform-objects", type=int, default=200)
     parser.add_argument(
         "--no-gateway", action="store_true", help="skip the rows through LocalStack's main port"
     )
@@ -221,6 +254,7 @@ def main() -> int:
             if i < args.creates - 1:
                 sm.delete_endpoint(EndpointName=name)
         endpoint = f"bench-create-{args.creates - 1}"
+        transform_s = time_transform(sm, s3, bucket, args.transform_objects)
         health = json.loads(urllib.request.urlopen(url + "/_emulator/health").read())
         direct_url = health["servers"][endpoint]["AllTraffic"]
         direct_port = int(direct_url.rsplit(":", 1)[1])
@@ -274,6 +308,9 @@ def main() -> int:
             "boto3_via_emulator_p50_ms": round(pct(boto, 0.5), 3),
             "create_to_inservice_median_s": round(statistics.median(creates), 3),
             "create_to_inservice_max_s": round(max(creates), 3),
+            "transform_objects": args.transform_objects,
+            "transform_job_s": round(transform_s, 3),
+            "transform_per_object_ms": round(transform_s * 1000 / max(1, args.transform_objects), 3),
             **gateway_figures,
             "cpu_count": os.cpu_count(),
         }
@@ -308,6 +345,10 @@ def main() -> int:
         print(
             f"CreateEndpoint -> InService: median {figures['create_to_inservice_median_s']} s, "
             f"max {figures['create_to_inservice_max_s']} s over {args.creates} (target <= 3 s)"
+        )
+        print(
+            f"Transform job over {args.transform_objects} objects: {figures['transform_job_s']} s "
+            f"({figures['transform_per_object_ms']} ms per object, model server start included)"
         )
         print(json.dumps(figures))
     finally:

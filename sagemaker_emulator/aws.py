@@ -111,6 +111,34 @@ def download_object(uri: str, dest: Path) -> None:
     tmp.replace(dest)
 
 
+def list_keys(uri: str) -> list[str]:
+    """The keys of the objects under the S3 prefix ``uri``, in key order (folder markers left out)."""
+    bucket, prefix = split_s3_uri(uri)
+    keys: list[str] = []
+    try:
+        for page in client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys += [obj["Key"] for obj in page.get("Contents", []) if not obj["Key"].endswith("/")]
+    except (ClientError, BotoCoreError) as exc:
+        raise S3Error(f"Data download failed: could not read {uri}: {exc}") from exc
+    return sorted(keys)
+
+
+def read_object(uri: str) -> bytes:
+    bucket, key = split_s3_uri(uri)
+    try:
+        return client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except (ClientError, BotoCoreError) as exc:
+        raise S3Error(f"Data download failed: could not read {uri}: {exc}") from exc
+
+
+def write_object(uri: str, body: bytes) -> None:
+    bucket, key = split_s3_uri(uri)
+    try:
+        client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+    except (ClientError, BotoCoreError) as exc:
+        raise S3Error(f"Failed to upload to {uri}: {exc}") from exc
+
+
 def upload_file(path: Path, uri: str) -> None:
     bucket, key = split_s3_uri(uri)
     try:

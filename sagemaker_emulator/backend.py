@@ -16,7 +16,7 @@ from typing import Any
 
 from sagemaker_emulator import _proc, events
 from sagemaker_emulator.capture import CaptureWriter
-from sagemaker_emulator.checks import check_endpoint_config, check_model_data
+from sagemaker_emulator.checks import check_endpoint_config, check_model_data, check_training_job
 from sagemaker_emulator.errors import (
     ResourceInUse,
     ResourceLimitExceeded,
@@ -39,13 +39,14 @@ from sagemaker_emulator.resources import (
 from sagemaker_emulator.spool import DEFAULT_MAX_BYTES
 from sagemaker_emulator.store import ResourceStore
 from sagemaker_emulator.training import TrainingRunner
+from sagemaker_emulator.transform_ops import TransformOperations
 
 __all__ = ["DEFAULT_ACCOUNT", "SageMakerBackend"]
 
 LIVE_ENDPOINT = ("InService", "Updating", "SystemUpdating")
 
 
-class SageMakerBackend:
+class SageMakerBackend(TransformOperations):
     """All resources of one emulator instance, with their on-disk state under ``state_dir``."""
 
     def __init__(
@@ -77,6 +78,7 @@ class SageMakerBackend:
         self.configs: dict[str, EndpointConfig] = {}
         self.endpoints: dict[str, Endpoint] = {}
         self.runners: dict[str, TrainingRunner] = {}
+        self.init_transforms()  # transform_ops.py
         self.deployer = EndpointDeployer(self)
         self.health = HealthMonitor(self, health_interval)
         self.faults = Faults()  # injected on request (/_emulator/faults), never persisted
@@ -107,6 +109,7 @@ class SageMakerBackend:
                 )
                 self.save(job)
             self.jobs[job.name] = job
+        self.restore_transforms()
         with self.lock:
             for rec in self.store.load_all(Endpoint.KIND):
                 self._restore_endpoint(Endpoint.from_record(rec))
@@ -140,6 +143,7 @@ class SageMakerBackend:
             runner.request_stop()
         for runner in runners:
             runner.thread.join(timeout=self.stop_grace + 15)
+        self.stop_transforms(self.stop_grace)
         for ep in endpoints:
             if ep.runtime is not None:
                 ep.runtime.stop(drain_timeout=2.0)
@@ -156,16 +160,7 @@ class SageMakerBackend:
     # ----------------------------------------------------------------- training jobs
     def create_training_job(self, p: dict[str, Any]) -> dict[str, Any]:
         name = p["TrainingJobName"]
-        algo = p.get("AlgorithmSpecification") or {}
-        if not algo.get("TrainingImage"):
-            raise ValidationException("AlgorithmSpecification.TrainingImage is required by the emulator")
-        if "ResourceConfig" not in p:
-            raise ValidationException("ResourceConfig is required")
-        for channel in p.get("InputDataConfig") or []:
-            if "S3DataSource" not in channel.get("DataSource", {}):
-                raise ValidationException(
-                    f"Channel {channel['ChannelName']}: the emulator supports S3DataSource data sources only"
-                )
+        algo = check_training_job(p)
         try:
             self.executor.check(algo["TrainingImage"], "train")
         except ExecutorError as exc:
@@ -370,7 +365,7 @@ class SageMakerBackend:
     # ----------------------------------------------------------------- tags
     def _taggable(self, arn: str) -> Resource:
         with self.lock:
-            for group in (self.jobs, self.models, self.configs, self.endpoints):
+            for group in (self.jobs, self.models, self.configs, self.endpoints, self.transforms):
                 for obj in group.values():
                     if obj.arn == arn:
                         return obj

@@ -7,6 +7,7 @@
 * ``CreateEndpointConfig`` with ``ServerlessConfig`` or ``AsyncInferenceConfig``: AWS accepts both, but
   the emulator cannot honour them (it would serve them synchronously on an instance, which passes tests
   that AWS would fail), so it refuses them, naming what it does not emulate.
+* ``CreateTrainingJob``: what the emulator needs to run the job, and metric regexes that can be read.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sagemaker_emulator import aws
+from sagemaker_emulator import aws, metrics
 from sagemaker_emulator.errors import AwsError, ValidationException
 
 
@@ -70,3 +71,23 @@ def check_endpoint_config(request: dict[str, Any]) -> None:
                 "serverless inference (memory size, concurrency, cold starts); use InstanceType and "
                 "InitialInstanceCount."
             )
+
+
+def check_training_job(p: dict[str, Any]) -> dict[str, Any]:
+    """CreateTrainingJob's checks beyond the shape; returns its AlgorithmSpecification.
+
+    The image and the resources must be named; channels must be S3 data sources (the emulator's own
+    limit) and each MetricDefinitions regex must compile with a group for the value (metrics.py).
+    """
+    algo = p.get("AlgorithmSpecification") or {}
+    if not algo.get("TrainingImage"):
+        raise ValidationException("AlgorithmSpecification.TrainingImage is required by the emulator")
+    if "ResourceConfig" not in p:
+        raise ValidationException("ResourceConfig is required")
+    for channel in p.get("InputDataConfig") or []:
+        if "S3DataSource" not in channel.get("DataSource", {}):
+            raise ValidationException(
+                f"Channel {channel['ChannelName']}: the emulator supports S3DataSource data sources only"
+            )
+    metrics.check(algo)
+    return algo

@@ -13,7 +13,7 @@ import datetime as dt
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from sagemaker_emulator import events
+from sagemaker_emulator import events, metrics
 
 if TYPE_CHECKING:
     from sagemaker_emulator.hosting import EndpointRuntime
@@ -130,11 +130,7 @@ class TrainingJob(Resource):
             self.start_time = self.start_time or self.end_time
         events.training_changed(self)  # one event per terminal state
 
-    def record_metric(self, name: str, raw: str) -> None:
-        try:
-            value = float(raw)
-        except ValueError:
-            return
+    def record_metric(self, name: str, value: float) -> None:
         self.metrics[name] = {"MetricName": name, "Value": value, "Timestamp": utcnow()}
 
     def describe(self) -> dict[str, Any]:
@@ -153,7 +149,12 @@ class TrainingJob(Resource):
             "FailureReason": self.failure_reason,
             "HyperParameters": r.get("HyperParameters"),
             # AWS answers with its defaults filled in (the SDK's attach() relies on them).
-            "AlgorithmSpecification": {"TrainingInputMode": "File", **r["AlgorithmSpecification"]},
+            # with a built-in algorithm's own MetricDefinitions (metrics.py)
+            "AlgorithmSpecification": {
+                "TrainingInputMode": "File",
+                **r["AlgorithmSpecification"],
+                "MetricDefinitions": metrics.definitions(r["AlgorithmSpecification"]) or None,
+            },
             "RoleArn": r["RoleArn"],
             "InputDataConfig": r.get("InputDataConfig"),
             "OutputDataConfig": {"KmsKeyId": "", **r["OutputDataConfig"]},

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from sagemaker_emulator import aws
 from sagemaker_emulator.executors import CONTAINER_OPT_ML, Executor, ExecutorError, Run, RunSpec
+from sagemaker_emulator.metrics import MetricReader
 
 if TYPE_CHECKING:
     from sagemaker_emulator.resources import TrainingJob
@@ -149,6 +150,7 @@ class TrainingRunner:
         self.stop_grace = stop_grace
         self.stop_requested = threading.Event()
         self.run_handle: Run | None = None
+        self.metrics = MetricReader(job.request["AlgorithmSpecification"])  # metrics.py
         self.injected_failure: str | None = None  # a FailureReason from faults.py: fail when training starts
         self.thread = threading.Thread(target=self._main, name=f"train:{job.name}", daemon=True)
 
@@ -207,6 +209,7 @@ class TrainingRunner:
             # Logs first: whoever sees the final status may read the logs right away.
             if sink is not None:
                 sink.close()
+            self.metrics.publish(job.name)  # before the status: a reader may query them right away
             reason = container_paths(outcome[2], opt_ml) if outcome[2] else None
             job.finish(outcome[0], outcome[1], reason=reason)
             self.on_change(job)
@@ -240,10 +243,7 @@ class TrainingRunner:
         job.pid = {"pid": run.pid, "started": run.started} if run.pid else None
         self.on_change(job)
         tail: deque[str] = deque(maxlen=50)
-        metrics = [
-            (m["Name"], re.compile(m["Regex"]))
-            for m in job.request["AlgorithmSpecification"].get("MetricDefinitions") or []
-        ]
+        metrics = self.metrics
 
         def pump() -> None:
             with (self.workdir / "train.log").open("a") as fh:
@@ -252,10 +252,8 @@ class TrainingRunner:
                     fh.flush()
                     tail.append(line)
                     sink.write(line)
-                    for name, regex in metrics:
-                        match = regex.search(line)
-                        if match:
-                            job.record_metric(name, match.group(1))
+                    for name, value in metrics.feed(line):
+                        job.record_metric(name, value)
 
         reader = threading.Thread(target=pump, name=f"train-log:{job.name}", daemon=True)
         reader.start()

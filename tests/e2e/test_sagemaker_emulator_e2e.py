@@ -78,6 +78,9 @@ def test_train_deploy_invoke_capture_on_the_embedded_cloud(embedded_cloud):
     assert artifact == f"s3://{bucket}/models/{job}/output/model.tar.gz"
     streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=job)
     assert streams["logStreams"], "the trainer's output should be in CloudWatch Logs"
+    # The built-in's metrics (AWS: "Tune an Image Classification Model"), read from the trainer's log.
+    final = {m["MetricName"] for m in described["FinalMetricDataList"]}
+    assert final == {"train:accuracy", "validation:accuracy"}
 
     endpoint = f"e2e-ep-{uuid.uuid4().hex[:8]}"
     sm.create_model(
@@ -127,6 +130,33 @@ def test_train_deploy_invoke_capture_on_the_embedded_cloud(embedded_cloud):
         assert record["captureData"]["endpointInput"]["encoding"] == "BASE64"
         assert json.loads(record["captureData"]["endpointOutput"]["data"]) == probs
         assert record["captureData"]["endpointOutput"]["encoding"] == "JSON"
+
+        # Batch transform of the test images with the same model ("Use batch transform": one
+        # <name>.out per input object): each prediction is the endpoint's for the same image.
+        transform = f"e2e-tf-{uuid.uuid4().hex[:8]}"
+        sm.create_transform_job(
+            TransformJobName=transform,
+            ModelName=endpoint,
+            TransformInput={
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/test/"}},
+                "ContentType": "image/png",
+            },
+            TransformOutput={"S3OutputPath": f"s3://{bucket}/transform", "Accept": "application/json"},
+            TransformResources={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1},
+        )
+        sm.get_waiter("transform_job_completed_or_stopped").wait(
+            TransformJobName=transform, WaiterConfig=WAIT
+        )
+        done = sm.describe_transform_job(TransformJobName=transform)
+        assert done["TransformJobStatus"] == "Completed", done.get("FailureReason")
+        outs = s3.list_objects_v2(Bucket=bucket, Prefix="transform/")["Contents"]
+        assert sorted(o["Key"] for o in outs) == [f"transform/img_{i}.png.out" for i in range(4)]
+        for i in range(4):
+            image = s3.get_object(Bucket=bucket, Key=f"test/img_{i}.png")["Body"].read()
+            answer = smr.invoke_endpoint(EndpointName=endpoint, Body=image, ContentType="image/png")
+            expected = json.loads(answer["Body"].read())
+            got = json.loads(s3.get_object(Bucket=bucket, Key=f"transform/img_{i}.png.out")["Body"].read())
+            assert got == pytest.approx(expected, abs=1e-6)
     finally:
         sm.delete_endpoint(EndpointName=endpoint)
         sm.get_waiter("endpoint_deleted").wait(EndpointName=endpoint, WaiterConfig=WAIT)

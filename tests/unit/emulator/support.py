@@ -28,6 +28,7 @@ import boto3
 import botocore.config
 
 from harness.embedded.process import free_port
+from sagemaker_emulator.images import BUILTIN_IMAGE_CLASSIFICATION
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGES = Path(__file__).resolve().parent / "sagemaker_images"
@@ -45,6 +46,7 @@ def image_map(tmp: Path) -> Path:
             "train": ["{python}", str(IMAGES / "trainer.py")],
             "serve": ["{python}", str(IMAGES / "server.py")],
         },
+        {"image": BUILTIN_IMAGE_CLASSIFICATION, "train": ["{python}", str(IMAGES / "trainer.py")]},
         {
             "image": r"123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com/train-only(:.*)?",
             "train": ["{python}", "-c", "0"],

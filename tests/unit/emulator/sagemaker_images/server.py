@@ -4,10 +4,12 @@
 "content_type": ..., "accept": ..., "custom": ...}`` (or the raw body when Accept is
 ``application/octet-stream``); a body of ``boom`` answers 500. Env ``SERVER_MODE=noping`` never
 passes /ping, ``SERVER_MODE=exit`` exits at once; ``SERVER_DELAY`` sleeps per request;
+Accept ``application/jsonlines`` answers ``{"length": N}`` per input line;
 ``SERVER_ARRIVED`` names a file created when a request has arrived (a test's readiness signal).
 """
 
 import asyncio
+import json
 import os
 import sys
 from pathlib import Path
@@ -50,6 +52,10 @@ async def invocations(request):
         )
     if accept == "application/octet-stream":
         return Response(body, media_type="application/octet-stream", headers=headers)
+    if accept == "application/jsonlines":  # one output line per input line (batch transform's MultiRecord)
+        lines = [line for line in body.decode("utf-8", "replace").splitlines() if line.strip()]
+        out = "".join(json.dumps({"length": len(line)}) + "\n" for line in lines)
+        return Response(out, media_type="application/jsonlines", headers=headers)
     if accept == "text/csv":
         return Response("0.25,0.75", media_type="text/csv", headers=headers)
     return JSONResponse(

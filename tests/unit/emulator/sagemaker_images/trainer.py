@@ -5,7 +5,9 @@ into ``model/manifest.json``; ``fail`` writes ``output/failure`` and exits 1; ``
 without a failure file; ``sleep`` sleeps ``seconds`` (for Stop and MaxRuntime), saving a model
 when it gets SIGTERM; ``clienterror`` writes a failure that carries its own prefix; ``hostpath``
 fails naming a file under its /opt/ml folder; ``fork`` leaves a child process running and exits 0.
-The manifest records what the process saw (credentials variables, working directory, sys.path).
+It prints ``validation:accuracy=0.875`` and the image-classification algorithm's per-epoch
+``Epoch[N] Train-accuracy=...`` / ``Validation-accuracy=...`` lines. The manifest records what
+the process saw (credentials variables, working directory, sys.path).
 """
 
 import json
@@ -71,4 +73,7 @@ manifest = {
 (root / "output" / "data").mkdir(parents=True, exist_ok=True)
 (root / "output" / "data" / "metrics.txt").write_text("accuracy 0.9")
 print("validation:accuracy=0.875", flush=True)
+for epoch, (train_acc, val_acc) in enumerate(((0.5, 0.6), (0.75, 0.8))):  # the built-in's own lines
+    print(f"Epoch[{epoch}] Train-accuracy={train_acc:f}", flush=True)
+    print(f"Epoch[{epoch}] Validation-accuracy={val_acc:f}", flush=True)
 print("trainer done", flush=True)

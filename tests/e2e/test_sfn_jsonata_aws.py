@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from harness.config import Settings
-from harness.targets import target_for
+from harness.targets.registry import target_for
 from tests.support.lambda_zip import ROLE_ARN
 
 pytestmark = pytest.mark.e2e

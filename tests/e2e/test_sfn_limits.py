@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from harness.config import Settings
-from harness.targets import target_for
+from harness.targets.registry import target_for
 from tests.e2e.test_sfn_jsonata_aws import run
 from tests.support.lambda_zip import ROLE_ARN, deploy
 

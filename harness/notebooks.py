@@ -130,15 +130,16 @@ def write_kernel_spec(folder: Path, prefix: list[str]) -> Path:
 
 
 def _first_line(source: str) -> str:
-    lines = [line for line in source.splitlines() if line.strip()]
-    return lines[0][:60] if lines else "(empty)"
+    """The cell's first line of code (a comment only when the cell has nothing else), to name it by."""
+    lines = [line.strip() for line in source.splitlines() if line.strip()]
+    code = [line for line in lines if not line.startswith("#")]
+    return (code or lines or ["(empty)"])[0][:80]
 
 
-def _error_text(cell: Any) -> str:
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "error":
-            return f"{out.get('ename')}: {out.get('evalue')}"
-    return ""
+def _error_text(reply: dict[str, Any]) -> str:
+    """``ename: evalue`` from the kernel's execute_reply (the outputs may still be arriving)."""
+    evalue = str(reply.get("evalue", "")).strip()
+    return f"{reply.get('ename', 'error')}: {evalue[:1000]}"
 
 
 def run_notebook(
@@ -179,9 +180,10 @@ def run_notebook(
     def on_executed(cell: Any, cell_index: int, execute_reply: Any, **_: Any) -> None:
         entry = by_index[cell_index]
         entry.seconds = time.monotonic() - started.get(cell_index, time.monotonic())
-        failed = execute_reply.get("content", {}).get("status") == "error"
+        content = execute_reply.get("content", {})
+        failed = content.get("status") == "error"
         entry.status = "error" if failed else "ok"
-        entry.error = _error_text(cell) if failed else ""
+        entry.error = _error_text(content) if failed else ""
 
     ksm = KernelSpecManager(kernel_dirs=[str(write_kernel_spec(scratch, prefix))])
     km = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm)

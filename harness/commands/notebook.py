@@ -48,8 +48,10 @@ def target_environment(settings: Settings) -> tuple[dict[str, str], str]:
 
 def show(result: RunResult) -> None:
     table = Table(title="cells", title_justify="left")
-    for column, justify in (("#", "right"), ("cell", "left"), ("status", "left"), ("seconds", "right")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    table.add_column("#", justify="right")
+    table.add_column("cell", no_wrap=True, overflow="ellipsis", max_width=60)
+    table.add_column("status", no_wrap=True)
+    table.add_column("seconds", justify="right")
     style = {"ok": "green", "error": "bold red", "not run": "dim"}
     for cell in result.cells:
         status = f"[{style[cell.status]}]{cell.status}[/]"

@@ -70,7 +70,12 @@ def executed(embedded_cloud: Settings, tmp_path_factory: pytest.TempPathFactory)
 
 def test_every_cell_of_the_shipped_notebook_runs(executed: dict) -> None:
     ran = executed["ran"]
-    assert ran.returncode == 0, f"{ran.stdout[-3000:]}\n{ran.stderr[-6000:]}"
+    errors = ""
+    if executed["out"].is_file():  # what the failing cell printed, for the assertion message
+        for cell in nbformat.read(executed["out"], as_version=4).cells:
+            for o in cell.get("outputs", []):
+                errors += "".join(o.get("text", "")) + "\n".join(o.get("traceback", []))[-3000:]
+    assert ran.returncode == 0, f"{ran.stderr[-6000:]}\n{errors[-8000:]}"
     assert " error " not in ran.stderr and "not run" not in ran.stderr, ran.stderr
     nb = nbformat.read(executed["out"], as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]

@@ -48,10 +48,10 @@ def target_environment(settings: Settings) -> tuple[dict[str, str], str]:
 
 def show(result: RunResult) -> None:
     table = Table(title="cells", title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("cell", no_wrap=True, overflow="ellipsis", max_width=60)
-    table.add_column("status", no_wrap=True)
-    table.add_column("seconds", justify="right")
+    table.add_column("#", justify="right", no_wrap=True, min_width=2)
+    table.add_column("cell", no_wrap=True, overflow="ellipsis", max_width=44)
+    table.add_column("status", no_wrap=True, min_width=7)
+    table.add_column("seconds", justify="right", no_wrap=True, min_width=7)
     style = {"ok": "green", "error": "bold red", "not run": "dim"}
     for cell in result.cells:
         status = f"[{style[cell.status]}]{cell.status}[/]"

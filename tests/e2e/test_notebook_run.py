@@ -92,7 +92,7 @@ def test_get_execution_role_answers_the_harness_role(executed: dict) -> None:
     assert "cannot be provided" not in ran.stderr, ran.stderr
     nb = nbformat.read(executed["out"], as_version=4)
     setup = next(c for c in nb.cells if c.cell_type == "code" and "role = get_execution_role()" in c.source)
-    printed = "".join(o.get("text", "") for o in setup.outputs)
+    printed = "".join(o.get("text", "") for o in setup.outputs if o.get("name") == "stdout")
     assert printed.startswith("role arn:aws:iam::000000000000:role/"), printed
     assert f"bucket {executed['settings'].bucket}" in printed
 

@@ -5,6 +5,7 @@ from harness.commands import (
     doctor,  # noqa: F401
     env,  # noqa: F401
     faults,  # noqa: F401
+    notebook,  # noqa: F401
     report,  # noqa: F401
     sfn_test,  # noqa: F401
     stack,  # noqa: F401

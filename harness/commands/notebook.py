@@ -23,7 +23,7 @@ from harness.cli import HarnessError, app, console, settings_of
 from harness.client_env import environment
 from harness.config import Settings
 from harness.notebooks import NotebookError, RunResult, parse_parameters, role_metadata_prefix, run_notebook
-from harness.targets import target_for
+from harness.targets.registry import target_for
 
 notebook_app = typer.Typer(
     cls=app.info.cls, help="Execute Jupyter notebooks against the target.", no_args_is_help=True
@@ -36,7 +36,7 @@ def target_environment(settings: Settings) -> tuple[dict[str, str], str]:
     target = target_for(settings)
     try:
         ensure_bucket(target.client("s3"), settings.bucket, settings.region)
-        role = sagemaker_role(settings, target)
+        role = sagemaker_role(target)
     except EndpointConnectionError as exc:
         raise HarnessError(
             f"cannot reach {exc.kwargs.get('endpoint_url')} ({target.unreachable_hint})"

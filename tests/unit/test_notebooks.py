@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from harness.cli import app
 from harness.commands import notebook as command
+from harness.main import app
 from harness.notebooks import METADATA_FILE, parse_parameters, role_metadata_prefix, run_notebook
 
 nbformat = pytest.importorskip("nbformat", reason="nbformat comes with the notebook (and dev) extra")

@@ -114,9 +114,8 @@ def test_awss_variables_and_ulimits(environment: ExecutionContainer) -> None:
     body = json.loads(_invoke(environment, {"action": "introspect"}).payload)
     assert body["nofile"] == [1024, 1024]
     assert {"PWD", "SHLVL", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "LANG", "TZ"} <= set(body["env"])
-    assert not {"PYTHONDONTWRITEBYTECODE", "PYTHONNOUSERSITE", "HOME", "LOCALSTACK_HOSTNAME"} & set(
-        body["env"]
-    )
+    # (docker always sets HOME, to "/" for a user without a passwd entry: listed in docs/parity.md)
+    assert not {"PYTHONDONTWRITEBYTECODE", "PYTHONNOUSERSITE", "LOCALSTACK_HOSTNAME"} & set(body["env"])
 
 
 def test_tmp_is_writable_and_the_code_is_not(environment: ExecutionContainer) -> None:

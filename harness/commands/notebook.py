@@ -15,35 +15,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from rich.table import Table
 
-from harness.account import ensure_bucket, sagemaker_role
 from harness.cli import HarnessError, app, console, settings_of
-from harness.client_env import environment
-from harness.config import Settings
+from harness.commands.env import target_environment
 from harness.notebooks import NotebookError, RunResult, parse_parameters, role_metadata_prefix, run_notebook
-from harness.targets.registry import target_for
 
 notebook_app = typer.Typer(
     cls=app.info.cls, help="Execute Jupyter notebooks against the target.", no_args_is_help=True
 )
 app.add_typer(notebook_app, name="notebook")
-
-
-def target_environment(settings: Settings) -> tuple[dict[str, str], str]:
-    """What ``harness env`` prints (bucket and role ensured), and the role."""
-    target = target_for(settings)
-    try:
-        ensure_bucket(target.client("s3"), settings.bucket, settings.region)
-        role = sagemaker_role(target)
-    except EndpointConnectionError as exc:
-        raise HarnessError(
-            f"cannot reach {exc.kwargs.get('endpoint_url')} ({target.unreachable_hint})"
-        ) from exc
-    except (ClientError, BotoCoreError) as exc:
-        raise HarnessError(f"cannot prepare the bucket and execution role: {exc}") from exc
-    return environment(settings, target, role), role
 
 
 def show(result: RunResult) -> None:

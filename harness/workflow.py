@@ -132,7 +132,8 @@ def run(
         except WorkflowError as exc:
             failed = True
             dead = target.dead_dependency() if _could_not_connect(exc) else None
-            if dead:  # the first cause: a service died, not the phase that noticed it
+            # The first cause is the service that died, not the phase that noticed it.
+            if dead and dead not in str(exc):
                 raise WorkflowError(f"{dead} ({exc})") from exc
             raise
         except BaseException:

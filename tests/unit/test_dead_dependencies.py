@@ -139,3 +139,28 @@ def test_the_clean_up_after_a_failure_never_replaces_its_first_cause(tmp_path: P
     assert any("clean-up after the failure: stop training failed" in m for m in logged)
     with pytest.raises(workflow.WorkflowError, match="stop training failed"):
         workflow._clean_up(_Target(None), _settings(tmp_path), result, True, logged.append)  # type: ignore[arg-type]
+
+
+class _DyingTarget:
+    """A target whose emulator died: every call fails to connect; it knows who died."""
+
+    bills = False
+    keeps_endpoint = True
+    name = "local"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def bring_up(self, console: Any = None) -> None:
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:4577/")
+
+    def dead_dependency(self) -> str | None:
+        return "the SageMaker emulator (pid 5) exited: see sagemaker.log"
+
+
+def test_a_phase_that_cannot_connect_is_reported_as_the_service_that_died(tmp_path: Path) -> None:
+    with pytest.raises(workflow.WorkflowError) as raised:
+        workflow.run(_DyingTarget(_settings(tmp_path)), workflow.RunOptions())  # type: ignore[arg-type]
+    message = str(raised.value)
+    assert message.startswith("the SageMaker emulator (pid 5) exited: see sagemaker.log (up failed: ")
+    assert message.count("exited") == 1

@@ -34,6 +34,10 @@ class AccessOutsideAllowedPrefix(Exception):
     """The event names a bucket or key outside what this function may read."""
 
 
+class InvalidImageKey(Exception):
+    """The key cannot be an S3 key: S3 keys are UTF-8 strings (a lone surrogate is not)."""
+
+
 def _client() -> Any:
     global _s3
     if _s3 is None:  # created once per execution environment, reused by warm invocations
@@ -53,6 +57,10 @@ def _require(event: dict[str, Any], key: str) -> str:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bucket = _require(event, "s3_bucket")
     key = _require(event, "s3_key")
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidImageKey(f"key {key!r} is not valid UTF-8, so it names no S3 object") from None
     allowed_bucket = os.environ.get("DATA_BUCKET")
     allowed_prefix = os.environ.get("DATA_PREFIX", "")
     if allowed_bucket and bucket != allowed_bucket:

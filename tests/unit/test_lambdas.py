@@ -91,6 +91,8 @@ def test_serializer_returns_base64_of_the_object(serializer) -> None:
             "outside the allowed",
         ),
         ({"s3_bucket": "scones", "s3_key": "test/../secret"}, "AccessOutsideAllowedPrefix", "outside"),
+        # A lone surrogate (issue 24): once a raw UnicodeEncodeError from botocore.
+        ({"s3_bucket": "scones", "s3_key": "test/\ud800.png"}, "InvalidImageKey", "not valid UTF-8"),
     ],
 )
 def test_serializer_errors_have_their_own_names(serializer, event, error: str, message: str) -> None:

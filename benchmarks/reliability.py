@@ -60,6 +60,7 @@ from harness.embedded.process import stop_child
 
 REPO = Path(__file__).resolve().parents[1]
 SERVER = REPO / "tests" / "unit" / "emulator" / "sagemaker_images" / "server.py"
+TRAINER = SERVER.with_name("trainer.py")
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/reliability-echo:1"
 CREDS = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": "us-east-1"}
 
@@ -100,6 +101,7 @@ class Rig:
     tmp: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    wrap: list[str] = field(default_factory=list)  # a command the emulator runs under (e.g. unshare)
 
     @property
     def url(self) -> str:
@@ -108,7 +110,15 @@ class Rig:
     def start(self, *extra: str) -> None:
         imap = self.tmp / "image-map.json"
         imap.write_text(
-            json.dumps([{"image": IMAGE.replace(".", r"\."), "serve": ["{python}", str(SERVER)]}])
+            json.dumps(
+                [
+                    {
+                        "image": IMAGE.replace(".", r"\."),
+                        "serve": ["{python}", str(SERVER)],
+                        "train": ["{python}", str(TRAINER)],
+                    }
+                ]
+            )
         )
         env = {
             **os.environ,
@@ -120,7 +130,9 @@ class Rig:
         cmd = [sys.executable, "-m", "sagemaker_emulator", "--port", str(self.port)]
         cmd += ["--state-dir", str(self.tmp / "state"), "--image-map", str(imap), "--log-level", "warning"]
         log = (self.tmp / "emulator.log").open("ab")
-        self.proc = subprocess.Popen([*cmd, *extra], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [*self.wrap, *cmd, *extra], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -152,7 +164,9 @@ class Rig:
         with urllib.request.urlopen(req, timeout=120) as resp:
             return json.loads(resp.read())
 
-    def deploy(self, name: str, bucket: str, capture_prefix: str | None = None) -> None:
+    def deploy(
+        self, name: str, bucket: str, capture_prefix: str | None = None, capture_bucket: str | None = None
+    ) -> None:
         s3, sm = self.client("s3", self.moto_url), self.client("sagemaker")
         s3.put_object(Bucket=bucket, Key=f"{name}/model.tar.gz", Body=model_tar())
         sm.create_model(
@@ -175,7 +189,7 @@ class Rig:
             config["DataCaptureConfig"] = {
                 "EnableCapture": True,
                 "InitialSamplingPercentage": 100,
-                "DestinationS3Uri": f"s3://{bucket}/{capture_prefix}",
+                "DestinationS3Uri": f"s3://{capture_bucket or bucket}/{capture_prefix}",
                 "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
                 "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
             }
@@ -431,6 +445,10 @@ def concurrent_executions(args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
+sys.modules.setdefault("reliability", sys.modules[__name__])  # fault_scenarios registers into CHECKS
+import fault_scenarios  # noqa: E402 - after CHECKS, Rig and rig exist
+
+
 def _end_on_signal(signum: int, _frame: Any) -> None:
     raise SystemExit(f"reliability: interrupted by {signal.Signals(signum).name}; tearing down")
 
@@ -451,6 +469,7 @@ def main() -> int:
     )
     mini = REPO.parent / "shared" / "data" / "cifar-100-mini.tar.gz"
     parser.add_argument("--dataset", type=Path, default=mini, help="CIFAR-100 tarball (the real mini one)")
+    fault_scenarios.add_arguments(parser)
     args = parser.parse_args()
     # SIGTERM and SIGHUP kill a Python process without running a ``finally``: the checks' teardowns
     # (the embedded cloud of concurrent_executions, the emulator rigs) would be left running.

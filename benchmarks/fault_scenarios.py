@@ -206,7 +206,7 @@ def _trainer_alive(pid: int) -> bool:
 
 # ---------------------------------------------------------------------------- N clouds at once
 def _start_localstack(home: Path, port: int, python: Path) -> ServiceRecord:
-    settings = load_settings(environ={}).replace(home=home, localstack_port=port)
+    settings = load_settings().replace(home=home, localstack_port=port)
     spec = localstack.launch_spec(settings, python)
     for sub in ("tmp", "volume", "s3-storage"):
         (spec.state_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -222,6 +222,15 @@ def _start_localstack(home: Path, port: int, python: Path) -> ServiceRecord:
     )
 
 
+def _healthy_after(record: ServiceRecord, begun: float, timeout: float) -> float | str:
+    """Seconds from ``begun`` (before the spawns) to healthy, or why it never was."""
+    try:
+        wait_healthy(record, timeout)
+    except ServiceError as exc:
+        return str(exc)[:400]
+    return time.monotonic() - begun
+
+
 @check("clouds_at_once")
 def clouds_at_once(args: argparse.Namespace) -> dict[str, Any]:
     python = localstack.ensure_venv(load_settings())
@@ -232,18 +241,14 @@ def clouds_at_once(args: argparse.Namespace) -> dict[str, Any]:
         ports = free_ports(args.clouds)
         records: list[ServiceRecord] = []
         try:
+            begun = time.monotonic()
             with ThreadPoolExecutor(args.clouds) as pool:  # the same moment, as N `harness up` would
                 records = list(pool.map(_start_localstack, homes, ports, [python] * args.clouds))
             started += len(records)
 
-            def healthy_in(record: ServiceRecord) -> float | str:
-                try:
-                    return wait_healthy(record, args.cloud_timeout)
-                except ServiceError as exc:
-                    return str(exc)[:400]
-
             with ThreadPoolExecutor(args.clouds) as pool:
-                for outcome in pool.map(healthy_in, records):
+                waits = [pool.submit(_healthy_after, r, begun, args.cloud_timeout) for r in records]
+                for outcome in (w.result() for w in waits):
                     if isinstance(outcome, float):
                         healthy += 1
                         seconds.append(outcome)

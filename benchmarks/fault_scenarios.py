@@ -179,6 +179,8 @@ def emulator_killed_training(args: argparse.Namespace) -> dict[str, Any]:
                 break
             time.sleep(0.05)
         orphans = int(_trainer_alive(trainer["pid"]))
+        if orphans:  # measured: now stop it, so a failed check leaves nothing running
+            os.killpg(trainer["pid"], signal.SIGKILL)
     figures = {
         "trainer_survived_the_kill": survived,
         "detected_s": round(detected, 2),
@@ -315,7 +317,9 @@ def localstack_killed(args: argparse.Namespace) -> dict[str, Any]:
         if first.returncode != 0:
             raise RuntimeError(f"the first harness run failed:\n{first.stderr[-3000:]}")
         # Every inference takes 2 s, so executions are in flight when LocalStack dies.
-        _harness(env, "faults", "endpoint", "--endpoint", "*", "--latency-ms", "2000")
+        slow = _harness(env, "faults", "endpoint", "--endpoint", "*", "--latency-ms", "2000")
+        if slow.returncode != 0:
+            raise RuntimeError(f"harness faults endpoint failed:\n{slow.stderr[-2000:]}")
         exe = str(Path(sys.executable).with_name("harness"))
         run = subprocess.Popen(
             [exe, "run", "--no-report", "--concurrency", "2"], env=env, stderr=subprocess.PIPE, text=True

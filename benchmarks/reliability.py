@@ -25,6 +25,9 @@ Harness check (a fresh embedded cloud: LocalStack + the emulator, 127.0.0.1 only
 * ``concurrent_executions``: ``--executions`` (500) Step Functions executions in flight at once,
   each bounded by ``--execution-deadline``; a result is wrong when the execution failed, did not
   end, or returned inferences other than the endpoint's own answer for that image: must be 0.
+
+Fault scenarios (issue 24: disk full, emulator killed during training, N clouds at once, LocalStack
+killed during a run) live in fault_scenarios.py and register here when it is imported below.
 """
 
 from __future__ import annotations

@@ -18,8 +18,9 @@ RUN pip install --no-cache-dir "awslambdaric==4.2.2" "boto3==${LAMBDA_BOTO3}" \
  && groupadd -g 990 sbx_user1051 && useradd -u 993 -g 990 -M -d /tmp -s /usr/sbin/nologin sbx_user1051 \
  && mkdir -p /var/task /opt && rm -rf /opt/offline
 
+# Not PYTHONDONTWRITEBYTECODE: AWS's runtime does not set it (a handler could tell); /var/task is
+# read-only anyway, so nothing is written.
 ENV PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1 \
     LAMBDA_TASK_ROOT=/var/task \
     LAMBDA_RUNTIME_DIR=/var/runtime
 WORKDIR /var/task

@@ -144,7 +144,7 @@ def mark_history(ax: Axes, frame: pd.DataFrame, gaps: list[dict[str, Any]]) -> N
 def confidence_over_order(data: Any, size: tuple[int, int], heading: str) -> bytes:
     import numpy as np
 
-    frame, threshold = data.frame, data.threshold
+    frame = data.frame
     fig = figure(size)
     ax = fig.add_subplot()
     x = np.arange(len(frame))
@@ -163,20 +163,13 @@ def confidence_over_order(data: Any, size: tuple[int, int], heading: str) -> byt
         marker="X",
         label=f"below threshold ({(~passed).sum()})",
     )
-    threshold_line(ax, threshold)
-    ax.set_ylim(confidence_floor(frame, threshold, len(data.class_names)), 1.02)
-    ax.set_ylabel("Top confidence")
-    mark_history(ax, frame, (data.figures or {}).get("idle_gaps") or metrics.idle_gaps(frame))
-    style(ax)
-    legend(ax)
-    title(ax, heading, data.endpoint, frame)
-    return png(fig)
+    return _confidence_axes_done(fig, ax, data, heading)
 
 
 def rolling_confidence(data: Any, size: tuple[int, int], heading: str) -> bytes:
     import numpy as np
 
-    frame, threshold = data.frame, data.threshold
+    frame = data.frame
     fig = figure(size)
     ax = fig.add_subplot()
     window = rolling_window(len(frame))
@@ -191,6 +184,12 @@ def rolling_confidence(data: Any, size: tuple[int, int], heading: str) -> bytes:
     )
     xs, ys = broken_rolling(frame, window)
     ax.plot(xs, ys, color=LINE_COLOUR, linewidth=2.2, label=f"mean of the last {count(window, 'inference')}")
+    return _confidence_axes_done(fig, ax, data, heading)
+
+
+def _confidence_axes_done(fig: Any, ax: Any, data: Any, heading: str) -> bytes:
+    """What both confidence-over-order plots end with: threshold, y range, history marks, style, PNG."""
+    frame, threshold = data.frame, data.threshold
     threshold_line(ax, threshold)
     ax.set_ylim(confidence_floor(frame, threshold, len(data.class_names)), 1.02)
     ax.set_ylabel("Top confidence")
